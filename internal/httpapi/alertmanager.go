@@ -1,0 +1,166 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	amtemplate "github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
+
+	"github.com/alertgram/alertgram/internal/alert"
+)
+
+// amWebhook is Alertmanager's webhook body ("version 4"): the template data
+// plus the fields the webhook notifier adds (PROTOCOLS.md §1.2). Alerts
+// shadows Data.Alerts so that times can be checked with their JSON path.
+type amWebhook struct {
+	amtemplate.Data
+	Alerts          []amAlert `json:"alerts"`
+	Version         string    `json:"version"`
+	GroupKey        string    `json:"groupKey"`
+	TruncatedAlerts uint64    `json:"truncatedAlerts"`
+}
+
+type amAlert struct {
+	amtemplate.Alert
+	StartsAt string `json:"startsAt"`
+	EndsAt   string `json:"endsAt"`
+}
+
+// decodeAlertmanager parses and validates an Alertmanager webhook body into
+// the domain model. Errors name the offending field.
+func decodeAlertmanager(body []byte, route string) (*alert.Group, error) {
+	var w amWebhook
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, jsonError(err)
+	}
+	if w.Version != "4" {
+		if w.Version == "" {
+			return nil, fmt.Errorf(`version: missing; expected Alertmanager's webhook payload version "4" (a custom "payload:" template is not supported)`)
+		}
+		return nil, fmt.Errorf("version: got %q, expected \"4\"", w.Version)
+	}
+	status := alert.Status(w.Status)
+	if !status.Valid() {
+		return nil, fmt.Errorf("status: got %q, expected \"firing\" or \"resolved\"", w.Status)
+	}
+	if len(w.Alerts) == 0 {
+		return nil, fmt.Errorf("alerts: empty; a notification needs at least one alert")
+	}
+	g := &alert.Group{
+		Source:             alert.SourceAlertmanager,
+		Route:              route,
+		Version:            w.Version,
+		GroupKey:           w.GroupKey,
+		TruncatedAlerts:    w.TruncatedAlerts,
+		Receiver:           w.Receiver,
+		Status:             status,
+		GroupLabels:        w.GroupLabels,
+		CommonLabels:       w.CommonLabels,
+		CommonAnnotations:  w.CommonAnnotations,
+		ExternalURL:        w.ExternalURL,
+		NotificationReason: w.NotificationReason,
+	}
+	for i, a := range w.Alerts {
+		al, err := convertAMAlert(a)
+		if err != nil {
+			return nil, fmt.Errorf("alerts[%d].%w", i, err)
+		}
+		g.Alerts = append(g.Alerts, al)
+	}
+	if g.GroupKey == "" {
+		// Alertmanager always sends one; other senders of this format may not.
+		g.GroupKey = fmt.Sprintf("%s:%s", w.Receiver, model.LabelSet(toLabelSet(w.GroupLabels)))
+	}
+	return g, nil
+}
+
+func convertAMAlert(a amAlert) (alert.Alert, error) {
+	status := alert.Status(a.Status)
+	if !status.Valid() {
+		return alert.Alert{}, fmt.Errorf("status: got %q, expected \"firing\" or \"resolved\"", a.Status)
+	}
+	if len(a.Labels) == 0 {
+		return alert.Alert{}, fmt.Errorf("labels: empty; an alert is identified by its labels")
+	}
+	starts, err := parseTime("startsAt", a.StartsAt, true)
+	if err != nil {
+		return alert.Alert{}, err
+	}
+	ends, err := parseTime("endsAt", a.EndsAt, false)
+	if err != nil {
+		return alert.Alert{}, err
+	}
+	fp := a.Fingerprint
+	if fp == "" {
+		fp = model.LabelSet(toLabelSet(a.Labels)).Fingerprint().String()
+	}
+	return alert.Alert{
+		Status:       status,
+		Labels:       a.Labels,
+		Annotations:  a.Annotations,
+		StartsAt:     starts,
+		EndsAt:       ends,
+		GeneratorURL: a.GeneratorURL,
+		Fingerprint:  fp,
+	}, nil
+}
+
+// parseTime parses an RFC 3339 time. Alertmanager sends the zero time
+// "0001-01-01T00:00:00Z" as endsAt of a firing alert; that stays zero.
+func parseTime(field, s string, required bool) (time.Time, error) {
+	if s == "" {
+		if required {
+			return time.Time{}, fmt.Errorf("%s: missing", field)
+		}
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time", field, s)
+	}
+	return t.UTC(), nil
+}
+
+func toLabelSet(kv map[string]string) model.LabelSet {
+	ls := make(model.LabelSet, len(kv))
+	for k, v := range kv {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls
+}
+
+// jsonError turns encoding/json's errors into messages that say where.
+func jsonError(err error) error {
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		return fmt.Errorf("malformed JSON at byte %d: %v", e.Offset, e)
+	case *json.UnmarshalTypeError:
+		if e.Field == "" {
+			return fmt.Errorf("body: expected a JSON object, got JSON %s", e.Value)
+		}
+		return fmt.Errorf("%s: expected %s, got JSON %s", jsonPath(e.Field), e.Type.Kind(), e.Value)
+	}
+	return fmt.Errorf("malformed JSON: %v", err)
+}
+
+// jsonPath drops the Go names of embedded structs (Data, Alert) that
+// encoding/json puts into field paths, leaving the JSON keys.
+func jsonPath(field string) string {
+	var keep []string
+	for _, p := range strings.Split(field, ".") {
+		if p != "" && !unicode.IsUpper(rune(p[0])) {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ".")
+}
+
+// DecodeAlertmanager parses and validates an Alertmanager webhook body, as
+// the webhook endpoint does (used by the render subcommand).
+func DecodeAlertmanager(body []byte, route string) (*alert.Group, error) {
+	return decodeAlertmanager(body, route)
+}

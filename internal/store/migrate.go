@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// migration is one step of the schema. Later features append steps; an
+// applied step is never edited. Statements use type tokens that each dialect
+// replaces: {{pk}} (auto-increment 64-bit primary key), {{int64}}, {{blob}},
+// {{time}} (read with scanTime, written with dialect.ts) and {{strict}} at
+// the end of CREATE TABLE (SQLite STRICT tables).
+type migration struct {
+	version int
+	name    string
+	stmts   []string
+}
+
+var migrations = []migration{
+	{version: 1, name: "outbox", stmts: []string{
+		`CREATE TABLE notifications (
+			id {{pk}},
+			source TEXT NOT NULL,
+			route TEXT NOT NULL,
+			group_key TEXT NOT NULL,
+			payload {{blob}} NOT NULL,
+			received_at {{time}} NOT NULL,
+			routed_at {{time}}
+		){{strict}}`,
+		`CREATE INDEX notifications_unrouted ON notifications (id) WHERE routed_at IS NULL`,
+		`CREATE TABLE deliveries (
+			id {{pk}},
+			notification_id {{int64}} NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+			chat_id {{int64}} NOT NULL,
+			thread_id {{int64}} NOT NULL DEFAULT 0,
+			state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+			attempts {{int64}} NOT NULL DEFAULT 0,
+			next_attempt_at {{time}} NOT NULL,
+			owner TEXT,
+			lease_until {{time}},
+			last_error TEXT NOT NULL DEFAULT '',
+			message_id {{int64}},
+			delivered_at {{time}},
+			UNIQUE (notification_id, chat_id, thread_id)
+		){{strict}}`,
+		`CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 'pending'`,
+		`CREATE INDEX deliveries_pending_chat ON deliveries (chat_id) WHERE state = 'pending'`,
+		`CREATE INDEX deliveries_owner ON deliveries (owner) WHERE owner IS NOT NULL`,
+	}},
+}
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version {{int64}} PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_at {{time}} NOT NULL
+){{strict}}`
+
+// migrate brings the schema up to date in one transaction, so a failed step
+// leaves nothing behind and concurrent starters (replicas sharing a
+// PostgreSQL database, or two processes on one SQLite file) take turns.
+func migrate(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if d.lockMigrations != "" {
+		if _, err := tx.ExecContext(ctx, d.lockMigrations); err != nil {
+			return fmt.Errorf("store: migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, d.ddl.Replace(createMigrationsTable)); err != nil {
+		return fmt.Errorf("store: migrate: create schema_migrations: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("store: migrate: read version: %w", err)
+	}
+	if latest := migrations[len(migrations)-1].version; current > latest {
+		return fmt.Errorf("store: database schema version %d is newer than this binary knows (%d); upgrade alertgram", current, latest)
+	}
+	for _, m := range migrations[current:] {
+		if err := applyMigration(ctx, tx, d, m); err != nil {
+			return err
+		}
+		log.Info("applied schema migration", "version", m.version, "name", m.name)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migrate: commit: %w", err)
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, tx *sql.Tx, d dialect, m migration) error {
+	for _, stmt := range m.stmts {
+		if _, err := tx.ExecContext(ctx, d.ddl.Replace(stmt)); err != nil {
+			return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		m.version, m.name, d.ts(time.Now()))
+	if err != nil {
+		return fmt.Errorf("store: record migration %d: %w", m.version, err)
+	}
+	return nil
+}

@@ -1,0 +1,369 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sqlStore implements Store over database/sql for both dialects. Writes go
+// to write and reads to read: the same pool for PostgreSQL; for SQLite a
+// single-connection writer (so this process never contends with itself for
+// the write lock) and a pool of readers, which WAL lets run beside it.
+type sqlStore struct {
+	write, read *sql.DB
+	d           dialect
+	log         *slog.Logger
+}
+
+var _ Store = (*sqlStore)(nil)
+
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	if s.read != s.write {
+		if err := s.read.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping readers: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) Close() error {
+	if s.read == s.write {
+		return s.write.Close()
+	}
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+func (s *sqlStore) AddNotification(ctx context.Context, n Notification) (int64, error) {
+	if n.ReceivedAt.IsZero() {
+		n.ReceivedAt = time.Now()
+	}
+	if n.Payload == nil {
+		n.Payload = []byte{}
+	}
+	var id int64
+	err := s.write.QueryRowContext(ctx, `INSERT INTO notifications (source, route, group_key, payload, received_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		n.Source, n.Route, n.GroupKey, n.Payload, s.d.ts(n.ReceivedAt)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: add notification: %w", err)
+	}
+	return id, nil
+}
+
+func (s *sqlStore) UnroutedNotifications(ctx context.Context, limit int) ([]Notification, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT id, source, route, group_key, payload, received_at
+		FROM notifications WHERE routed_at IS NULL ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: unrouted notifications: %w", err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		var n Notification
+		if err := rows.Scan(&n.ID, &n.Source, &n.Route, &n.GroupKey, &n.Payload, scanTime(&n.ReceivedAt)); err != nil {
+			return nil, fmt.Errorf("store: unrouted notifications: %w", err)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: unrouted notifications: %w", err)
+	}
+	return out, nil
+}
+
+// RouteNotification makes the deliveries due at the notification's
+// acceptance time, which is never later than now by the caller's clock
+// (ClaimDeliveries takes the caller's now, so the store's own clock must not
+// decide when a delivery becomes due). The guard routed_at IS NULL makes
+// routing idempotent: under PostgreSQL a racing replica blocks on the row,
+// then sees it routed and rolls back. An unknown id is ErrNotFound.
+func (s *sqlStore) RouteNotification(ctx context.Context, id int64, targets []Target) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: route notification %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	var due time.Time
+	err = tx.QueryRowContext(ctx, `UPDATE notifications SET routed_at = $2 WHERE id = $1 AND routed_at IS NULL
+		RETURNING received_at`, id, s.d.ts(time.Now())).Scan(scanTime(&due))
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := tx.Rollback(); err != nil {
+			return fmt.Errorf("store: route notification %d: %w", id, err)
+		}
+		s.log.Debug("notification already routed", "notification_id", id)
+		return s.exists(ctx, "notifications", id, "route notification")
+	}
+	if err != nil {
+		return fmt.Errorf("store: route notification %d: %w", id, err)
+	}
+	if err := s.insertDeliveries(ctx, tx, id, due, targets); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: route notification %d: commit: %w", id, err)
+	}
+	return nil
+}
+
+// insertDeliveries adds one pending delivery per distinct target.
+func (s *sqlStore) insertDeliveries(ctx context.Context, tx *sql.Tx, id int64, due time.Time, targets []Target) error {
+	for _, t := range uniqueTargets(targets) {
+		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (notification_id, chat_id, thread_id, next_attempt_at)
+			VALUES ($1, $2, $3, $4)`, id, t.ChatID, t.ThreadID, s.d.ts(due))
+		if err != nil {
+			return fmt.Errorf("store: route notification %d to chat %d: %w", id, t.ChatID, err)
+		}
+	}
+	return nil
+}
+
+func uniqueTargets(targets []Target) []Target {
+	seen := make(map[Target]bool, len(targets))
+	out := make([]Target, 0, len(targets))
+	for _, t := range targets {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// exists returns nil when the row exists and ErrNotFound when it does not.
+func (s *sqlStore) exists(ctx context.Context, table string, id int64, op string) error {
+	var one int
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = $1`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: %s %d: %w", op, id, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("store: %s %d: %w", op, id, err)
+	}
+	return nil
+}
+
+// claimSQL leases the due rows; %s is the dialect's skipLocked. The
+// selection is MATERIALIZED so that PostgreSQL evaluates it (and takes its
+// row locks) exactly once, whatever plan it picks for the UPDATE.
+const claimSQL = `WITH due AS MATERIALIZED (
+	SELECT id FROM deliveries
+	WHERE state = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+	ORDER BY next_attempt_at, id LIMIT $4 %s)
+UPDATE deliveries SET owner = $1, lease_until = $2, attempts = attempts + 1
+WHERE id IN (SELECT id FROM due)
+RETURNING id`
+
+// selectDeliveries reads deliveries with their notification, in the order
+// of the Scan in deliveriesByID.
+const selectDeliveries = `SELECT d.id, d.notification_id, n.source, n.route, n.group_key, d.chat_id, d.thread_id,
+	n.payload, d.attempts, d.next_attempt_at, n.received_at, d.last_error
+	FROM deliveries d JOIN notifications n ON n.id = d.notification_id`
+
+func (s *sqlStore) ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Delivery, error) {
+	if owner == "" {
+		return nil, errors.New("store: claim deliveries: empty owner")
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	ids, err := queryIDs(ctx, tx, fmt.Sprintf(claimSQL, s.d.skipLocked), owner, s.d.ts(leaseUntil), s.d.ts(now), limit)
+	if err != nil || len(ids) == 0 {
+		return nil, wrapErr("claim deliveries", err)
+	}
+	out, err := s.deliveriesByID(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: claim deliveries: commit: %w", err)
+	}
+	return out, nil
+}
+
+func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// deliveriesByID reads the given deliveries with their notification, oldest
+// due first.
+func (s *sqlStore) deliveriesByID(ctx context.Context, tx *sql.Tx, ids []int64) ([]Delivery, error) {
+	var in strings.Builder
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		in.WriteString("$" + strconv.Itoa(i+1))
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, selectDeliveries+` WHERE d.id IN (`+in.String()+`)
+		ORDER BY d.next_attempt_at, d.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := make([]Delivery, 0, len(ids))
+	for rows.Next() {
+		var d Delivery
+		err := rows.Scan(&d.ID, &d.NotificationID, &d.Source, &d.Route, &d.GroupKey, &d.Target.ChatID,
+			&d.Target.ThreadID, &d.Payload, &d.Attempts, scanTime(&d.NextAttemptAt), scanTime(&d.AcceptedAt), &d.LastError)
+		if err != nil {
+			return nil, fmt.Errorf("store: read deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read deliveries: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) ReleaseClaims(ctx context.Context, owner string) error {
+	_, err := s.write.ExecContext(ctx, `UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE owner = $1`, owner)
+	return wrapErr("release claims", err)
+}
+
+// MarkDelivered records the delivery whatever its state: if a lease expired
+// and the delivery was failed or delivered elsewhere meanwhile, Telegram has
+// still accepted this copy.
+func (s *sqlStore) MarkDelivered(ctx context.Context, id int64, messageID int64, at time.Time) error {
+	return s.updateDelivery(ctx, "mark delivered", id, `UPDATE deliveries
+		SET state = 'delivered', message_id = $2, delivered_at = $3, owner = NULL, lease_until = NULL
+		WHERE id = $1`, id, messageID, s.d.ts(at))
+}
+
+// RetryDelivery and FailDelivery change only pending deliveries, so that a
+// late answer from a sender whose lease expired cannot reopen or fail a
+// delivery that ended elsewhere; for an ended delivery they do nothing.
+func (s *sqlStore) RetryDelivery(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	return s.updateDelivery(ctx, "retry delivery", id, `UPDATE deliveries
+		SET next_attempt_at = $2, last_error = $3, owner = NULL, lease_until = NULL
+		WHERE id = $1 AND state = 'pending'`, id, s.d.ts(next), lastErr)
+}
+
+func (s *sqlStore) FailDelivery(ctx context.Context, id int64, reason string) error {
+	return s.updateDelivery(ctx, "fail delivery", id, `UPDATE deliveries
+		SET state = 'failed', last_error = $2, owner = NULL, lease_until = NULL
+		WHERE id = $1 AND state = 'pending'`, id, reason)
+}
+
+func (s *sqlStore) updateDelivery(ctx context.Context, op string, id int64, query string, args ...any) error {
+	res, err := s.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: %s %d: %w", op, id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return wrapErr(op, err)
+	}
+	return s.exists(ctx, "deliveries", id, op)
+}
+
+// RetargetDeliveries moves pending deliveries to the new chat id. Where the
+// same notification already has a delivery to the new chat (the chat was
+// listed under both ids), the old one is failed instead of sent twice.
+func (s *sqlStore) RetargetDeliveries(ctx context.Context, from, to int64) (int, error) {
+	if from == to {
+		return 0, nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: retarget deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', last_error = $3, owner = NULL, lease_until = NULL
+		WHERE chat_id = $1 AND state = 'pending' AND EXISTS (SELECT 1 FROM deliveries o
+			WHERE o.notification_id = deliveries.notification_id AND o.chat_id = $2 AND o.thread_id = deliveries.thread_id)`,
+		from, to, fmt.Sprintf("chat migrated to %d, which already has this notification", to))
+	if err != nil {
+		return 0, fmt.Errorf("store: retarget deliveries: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET chat_id = $2 WHERE chat_id = $1 AND state = 'pending'`, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("store: retarget deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: retarget deliveries: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: retarget deliveries: commit: %w", err)
+	}
+	return int(n), nil
+}
+
+// Counts reads everything in one statement, hence from one snapshot.
+func (s *sqlStore) Counts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT state, COUNT(*) FROM deliveries GROUP BY state
+		UNION ALL SELECT 'unrouted', COUNT(*) FROM notifications WHERE routed_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("store: counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{StatePending: 0, StateDelivered: 0, StateFailed: 0, "unrouted": 0}
+	for rows.Next() {
+		var (
+			key string
+			n   int
+		)
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, fmt.Errorf("store: counts: %w", err)
+		}
+		out[key] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: counts: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) OldestPending(ctx context.Context) (time.Time, bool, error) {
+	var t time.Time
+	col := scanTime(&t)
+	err := s.read.QueryRowContext(ctx, `SELECT MIN(t) FROM (
+		SELECT MIN(n.received_at) AS t FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+			WHERE d.state = 'pending'
+		UNION ALL
+		SELECT MIN(received_at) AS t FROM notifications WHERE routed_at IS NULL) AS oldest`).Scan(col)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: oldest pending: %w", err)
+	}
+	return t, col.valid, nil
+}
+
+// wrapErr prefixes a non-nil error with the operation; nil stays nil.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func openSQLiteAt(t testing.TB, path string) Store {
+	t.Helper()
+	s, err := Open(context.Background(), "sqlite://"+path, discardLogger())
+	if err != nil {
+		t.Fatalf("Open(sqlite://%s): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestSQLite(t *testing.T) {
+	testStore(t, func(t *testing.T) Store {
+		return openSQLiteAt(t, filepath.Join(t.TempDir(), "alertgram.db"))
+	})
+}
+
+func TestSQLiteRelativePath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	s := openSQLiteAt(t, "alertgram.db")
+	add(t, s, Notification{Source: "alertmanager", Route: "r", ReceivedAt: t0})
+	if _, err := os.Stat("alertgram.db"); err != nil {
+		t.Fatalf("database not created at the relative path: %v", err)
+	}
+}
+
+func TestSQLiteReopenKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	s, err := Open(t.Context(), "sqlite://"+path, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addRouted(t, s, t0, 1, 2, 3)
+	unrouted := add(t, s, Notification{Source: "grafana", Route: "ops", GroupKey: "k", Payload: []byte("p"), ReceivedAt: t0.Add(time.Second)})
+	ds := claim(t, s, "a", t0, t0.Add(time.Hour), 3)
+	if err := s.MarkDelivered(t.Context(), ds[0].ID, 10, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailDelivery(t.Context(), ds[1].ID, "blocked"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RetryDelivery(t.Context(), ds[2].ID, t0.Add(time.Minute), "flood"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openSQLiteAt(t, path)
+	wantCounts(t, s, 1, 1, 1, 1)
+	wantOldest(t, s, utc(t0), true)
+	un, err := s.UnroutedNotifications(t.Context(), 10)
+	if err != nil || len(un) != 1 || un[0].ID != unrouted || string(un[0].Payload) != "p" || !un[0].ReceivedAt.Equal(utc(t0.Add(time.Second))) {
+		t.Fatalf("unrouted after reopen = %+v, %v", un, err)
+	}
+	again := claim(t, s, "b", t0.Add(time.Minute), t0.Add(time.Hour), 10)
+	if len(again) != 1 || again[0].ID != ds[2].ID || again[0].Attempts != 2 || again[0].LastError != "flood" {
+		t.Fatalf("claim after reopen = %+v", again)
+	}
+	if n := countRows(t, path, "schema_migrations"); n != len(migrations) {
+		t.Errorf("schema_migrations has %d rows, want %d (migrations applied once)", n, len(migrations))
+	}
+}
+
+func countRows(t *testing.T, path, table string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSQLiteRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	s := openSQLiteAt(t, path)
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.ExecContext(t.Context(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(t.Context(), "sqlite://"+path, discardLogger())
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open with schema version 999 = %v, want an error about a newer schema", err)
+	}
+}
+
+func TestMigrationsAreNumberedInOrder(t *testing.T) {
+	for i, m := range migrations {
+		if m.version != i+1 {
+			t.Errorf("migrations[%d] has version %d, want %d", i, m.version, i+1)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ dsn, want string }{
+		{"mysql://u:pw@host/db", `"mysql"`},
+		{"alertgram.db", "no scheme"},
+		{"sqlite://", "needs a file path"},
+		{"sqlite://:memory:", "plain file path"},
+		{"sqlite://" + filepath.Join(dir, "missing", "dir", "x.db"), filepath.Join(dir, "missing")},
+	} {
+		s, err := Open(t.Context(), tc.dsn, nil)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", tc.dsn)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Open(%q) = %v, want it to mention %s", tc.dsn, err, tc.want)
+		}
+		if strings.Contains(err.Error(), "pw") {
+			t.Errorf("Open(%q) error leaks the password: %v", tc.dsn, err)
+		}
+	}
+}
+
+// The child half of TestSQLiteCommitSurvivesSIGKILL: it commits, says so on
+// stdout, then waits to be killed.
+const killChildEnv = "ALERTGRAM_STORE_KILL_CHILD_DB"
+
+func TestSQLiteKillChild(t *testing.T) {
+	path := os.Getenv(killChildEnv)
+	if path == "" {
+		t.Skip("helper process for TestSQLiteCommitSurvivesSIGKILL")
+	}
+	s, err := Open(context.Background(), "sqlite://"+path, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := addRouted(t, s, t0, 1, 2)
+	fmt.Printf("committed %d\n", id)
+	bufio.NewReader(os.Stdin).ReadByte() // blocks until the parent kills us
+}
+
+func TestSQLiteCommitSurvivesSIGKILL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSQLiteKillChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), killChildEnv+"="+path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	for sc := bufio.NewScanner(stdout); sc.Scan(); {
+		if v, ok := strings.CutPrefix(sc.Text(), "committed "); ok {
+			id, _ = strconv.ParseInt(v, 10, 64)
+			break
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if id == 0 {
+		t.Fatal("child never reported a commit")
+	}
+	s := openSQLiteAt(t, path)
+	wantCounts(t, s, 2, 0, 0, 0)
+	ds := claim(t, s, "a", t0, t0.Add(time.Minute), 10)
+	if len(ds) != 2 || ds[0].NotificationID != id {
+		t.Fatalf("after SIGKILL claimed %+v, want 2 deliveries of notification %d", ds, id)
+	}
+}
+
+// BenchmarkAddNotification measures durable accepts on SQLite from parallel
+// callers (all funnelled through the single writer connection).
+func BenchmarkAddNotification(b *testing.B) {
+	s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db"))
+	payload := []byte(strings.Repeat(`{"labels":{"alertname":"HighLatency"}}`, 25))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := Notification{Source: "alertmanager", Route: "oncall", GroupKey: "g", Payload: payload, ReceivedAt: time.Now()}
+			if _, err := s.AddNotification(ctx, n); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
