@@ -145,4 +145,3 @@ func fixture(t *testing.T, name string) string {
 	}
 	return string(b)
 }
-
