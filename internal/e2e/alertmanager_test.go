@@ -87,7 +87,7 @@ const nasty = "db-1.prod_(eu)*[x]~`>#+-=|{}.!\\ <b>&amp;</b> 'q' \"dq\" ||s|| ё
 func TestAlertmanagerToTelegram(t *testing.T) {
 	fake := testutil.NewTelegram(t)
 	e := newEnv(t, "", fake)
-	e.start(t)
+	s := e.start(t)
 	am := testutil.StartAlertmanager(t, amConfig(e.listen))
 	start := time.Now().Add(-time.Minute).UTC()
 
@@ -138,6 +138,8 @@ func TestAlertmanagerToTelegram(t *testing.T) {
 			t.Errorf("chat %d: resolved message:\n%s", chat, text)
 		}
 	}
+	s.stop(t)
+	s.assertNoSecretsLogged(t, fake.Token(), webhookToken)
 	if v := fake.Violations(); v != 0 {
 		t.Logf("the fake answered %d sends with 429 (pacing arrives with issue #4); all were retried", v)
 	}

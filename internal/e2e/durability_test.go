@@ -47,6 +47,7 @@ func TestAcceptedSurvivesSIGKILL(t *testing.T) {
 	}
 
 	s.kill(t)
+	s.assertNoSecretsLogged(t, fake.Token(), webhookToken)
 	// Telegram is back; restart on the same database.
 	cfg, err := os.ReadFile(e.cfg)
 	if err != nil {
@@ -64,6 +65,7 @@ func TestAcceptedSurvivesSIGKILL(t *testing.T) {
 	}
 	waitMetric(t, s2, `alertgram_outbox_items{state="delivered"} 2`)
 	s2.stop(t)
+	s2.assertNoSecretsLogged(t, fake.Token(), webhookToken)
 }
 
 func metrics(t *testing.T, s *server) string {

@@ -98,6 +98,20 @@ func (s *server) waitHealthy(t *testing.T) {
 	t.Fatalf("alertgram did not become healthy; log:\n%s", s.log.String())
 }
 
+// assertNoSecretsLogged fails if a secret appears anywhere in the log.
+func (s *server) assertNoSecretsLogged(t *testing.T, secrets ...string) {
+	t.Helper()
+	log := s.log.String()
+	if len(log) == 0 {
+		t.Fatal("alertgram logged nothing; the check would be vacuous")
+	}
+	for _, secret := range secrets {
+		if strings.Contains(log, secret) {
+			t.Errorf("a secret (%d chars) appears in alertgram's log", len(secret))
+		}
+	}
+}
+
 // kill sends SIGKILL: no shutdown code runs.
 func (s *server) kill(t *testing.T) {
 	t.Helper()
