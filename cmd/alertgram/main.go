@@ -14,11 +14,13 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/alertgram/alertgram/internal/app"
+	"github.com/alertgram/alertgram/internal/bot"
 	"github.com/alertgram/alertgram/internal/config"
 )
 
@@ -32,6 +34,7 @@ const usage = `alertgram: Telegram alert bridge for Prometheus Alertmanager and 
 
 Usage:
   alertgram serve --config FILE
+  alertgram link --config FILE --route NAME [--group] [--ttl 24h] [--match LABEL=VALUE ...]
   alertgram render --config FILE --route NAME PAYLOAD.json
   alertgram check-config FILE
   alertgram version
@@ -53,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = serve(args[1:], stderr)
+	case "link":
+		err = linkCmd(args[1:], stdout, stderr)
 	case "render":
 		err = renderCmd(args[1:], stdout)
 	case "check-config":
@@ -117,6 +122,46 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func linkCmd(args []string, stdout, stderr io.Writer) error {
+	fs, path := newFlags("link")
+	route := fs.String("route", "", "route name")
+	group := fs.Bool("group", false, "a link that adds the bot to a group (?startgroup=)")
+	ttl := fs.Duration("ttl", bot.DefaultLinkTTL, "how long the link works")
+	var matchers stringList
+	fs.Var(&matchers, "match", "only alerts matching this Alertmanager matcher (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *route == "" || fs.NArg() != 0 {
+		return fmt.Errorf("%w: link needs --config and --route", errUsage)
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	link, err := app.CreateLink(ctx, cfg, bot.LinkRequest{
+		Route: *route, Group: *group, TTL: *ttl, Matchers: matchers, CreatedBy: "cli",
+	}, logger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, link.URL)
+	fmt.Fprintf(stderr, "single use, valid until %s, subscribes to route %q\n", link.ExpiresAt.UTC().Format(time.RFC3339), link.Route)
+	return nil
 }
 
 func renderCmd(args []string, stdout io.Writer) error {

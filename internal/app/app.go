@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/alertgram/alertgram/internal/alert"
+	"github.com/alertgram/alertgram/internal/bot"
 	"github.com/alertgram/alertgram/internal/config"
 	"github.com/alertgram/alertgram/internal/dispatch"
 	"github.com/alertgram/alertgram/internal/httpapi"
@@ -38,7 +38,8 @@ type App struct {
 	cfg        *config.Config
 	log        *slog.Logger
 	store      store.Store
-	bot        *telegram.Client
+	client     *telegram.Client
+	bot        *bot.Bot
 	dispatcher *dispatch.Dispatcher
 	server     *http.Server
 	listener   net.Listener
@@ -55,10 +56,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 	if err != nil {
 		return nil, err
 	}
-	if a.bot, err = telegram.New(cfg.Telegram.Token.Reveal(),
-		telegram.WithBaseURL(cfg.Telegram.APIURL),
-		telegram.WithLogger(logger)); err != nil {
-		return nil, fmt.Errorf("telegram: %w", err)
+	if a.client, err = newTelegramClient(cfg, logger); err != nil {
+		return nil, err
 	}
 	if a.store, err = store.Open(ctx, cfg.Storage, logger); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
@@ -68,19 +67,24 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 			a.store.Close()
 		}
 	}()
+	a.bot = bot.New(a.client, a.store, bot.Options{}, logger, reg)
 	a.dispatcher = dispatch.New(dispatch.Config{Owner: cfg.InstanceID, Routes: routeSpecs(cfg)},
-		a.store, staticRecipients(cfg), renderer, a.bot, dispatch.ChatEvents{}, logger, reg)
-	reg.MustRegister(newOutboxCollector(a.store))
+		a.store, recipients(cfg, a.store, logger), renderer, a.client, a.chatEvents(), logger, reg)
+	reg.MustRegister(newOutboxCollector(a.store), newSubscriptionCollector(a.store))
 
 	router := httpapi.NewRouter(httpapi.Deps{
-		Logger:       logger.With("component", "http"),
-		Enqueuer:     a.dispatcher,
-		Routes:       func(name string) bool { _, ok := cfg.Route(name); return ok },
-		Auth:         webhookAuth(cfg.WebhookAuth),
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        a.checkReady,
-		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Registerer:   reg,
+		Logger:        logger.With("component", "http"),
+		Enqueuer:      a.dispatcher,
+		Routes:        func(name string) bool { _, ok := cfg.Route(name); return ok },
+		Auth:          webhookAuth(cfg.WebhookAuth),
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		Ready:         a.checkReady,
+		Metrics:       promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Registerer:    reg,
+		Updates:       a.webhookUpdates(),
+		WebhookSecret: cfg.Telegram.WebhookSecret.Reveal(),
+		Links:         adminLinks{store: a.store, bot: a.bot},
+		AdminToken:    cfg.Admin.BearerToken.Reveal(),
 	})
 	a.server = &http.Server{
 		Handler:           router,
@@ -122,7 +126,7 @@ func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); a.dispatcher.Run(dispCtx) }()
-	go func() { defer wg.Done(); a.checkBot(ctx) }()
+	go func() { defer wg.Done(); a.runBot(ctx) }()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
@@ -145,21 +149,104 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-// checkBot calls getMe until it succeeds (readiness needs it), backing off.
-func (a *App) checkBot(ctx context.Context) {
+// runBot waits for getMe (readiness needs it, and the bot needs its
+// username), then publishes the command menu and receives updates until ctx
+// ends: by long polling, or by registering the webhook.
+func (a *App) runBot(ctx context.Context) {
+	me, ok := a.waitGetMe(ctx)
+	if !ok {
+		return
+	}
+	a.bot.SetUsername(me.Username)
+	a.botOK.Do(func() { close(a.ready) })
+	a.log.Info("telegram bot ready", "username", me.Username, "id", me.ID, "updates", a.cfg.Telegram.Updates)
+	if err := a.bot.SetCommands(ctx); err != nil && ctx.Err() == nil {
+		a.log.Warn("setMyCommands failed; the command menu may be stale", "err", err)
+	}
+	if a.cfg.Telegram.Updates == config.UpdatesWebhook {
+		a.registerWebhook(ctx)
+		return
+	}
+	if err := a.bot.Poll(ctx, a.client); err != nil {
+		a.log.Error("polling stopped", "err", err)
+	}
+}
+
+// waitGetMe calls getMe until it succeeds, backing off; false if ctx ended.
+func (a *App) waitGetMe(ctx context.Context) (telegram.User, bool) {
 	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
-		me, err := a.bot.GetMe(ctx)
+		me, err := a.client.GetMe(ctx)
 		if err == nil {
-			a.log.Info("telegram bot ready", "username", me.Username, "id", me.ID)
-			a.botOK.Do(func() { close(a.ready) })
-			return
+			return me, true
 		}
 		a.log.Warn("telegram getMe failed; will retry", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		if !sleepCtx(ctx, wait) {
+			return telegram.User{}, false
 		}
+	}
+}
+
+func (a *App) registerWebhook(ctx context.Context) {
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		err := a.bot.RegisterWebhook(ctx, a.client, a.cfg.Telegram.WebhookURL, a.cfg.Telegram.WebhookSecret.Reveal())
+		if err == nil {
+			a.log.Info("telegram webhook registered", "url", a.cfg.Telegram.WebhookURL)
+			return
+		}
+		a.log.Warn("setWebhook failed; will retry", "err", err, "in", wait)
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+	}
+}
+
+// webhookUpdates is the update handler for POST /telegram/webhook, or nil in
+// polling mode.
+func (a *App) webhookUpdates() httpapi.UpdateHandler {
+	if a.cfg.Telegram.Updates != config.UpdatesWebhook {
+		return nil
+	}
+	return a.bot
+}
+
+// chatEvents lets the dispatcher keep subscriptions in step with chats.
+func (a *App) chatEvents() dispatch.ChatEvents {
+	return dispatch.ChatEvents{
+		Gone: func(ctx context.Context, chatID int64, reason string) {
+			if err := a.bot.ChatGone(ctx, chatID, reason); err != nil {
+				a.log.Error("deactivating chat", "chat_id", chatID, "err", err)
+			}
+			a.warnStatic(chatID, "is gone ("+reason+")")
+		},
+		Migrated: func(ctx context.Context, from, to int64) {
+			if err := a.bot.ChatMigrated(ctx, from, to); err != nil {
+				a.log.Error("migrating chat", "chat_id", from, "err", err)
+			}
+			a.warnStatic(from, fmt.Sprintf("was upgraded to supergroup %d; update the config", to))
+		},
+	}
+}
+
+// warnStatic tells the operator when a chat from the config file changed:
+// only they can edit it.
+func (a *App) warnStatic(chatID int64, what string) {
+	for _, r := range a.cfg.Routes {
+		for _, c := range r.Chats {
+			if c.ChatID == chatID {
+				a.log.Warn("static chat "+what, "route", r.Name, "chat_id", chatID)
+			}
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -181,21 +268,6 @@ func routeSpecs(cfg *config.Config) map[string]dispatch.RouteSpec {
 		specs[r.Name] = dispatch.RouteSpec{ParseMode: render.Mode(r.ParseMode), Template: r.Template, SendResolved: r.SendsResolved()}
 	}
 	return specs
-}
-
-// staticRecipients sends each route's notifications to its configured chats.
-func staticRecipients(cfg *config.Config) dispatch.Recipients {
-	return func(_ context.Context, route string, _ *alert.Group) ([]store.Target, error) {
-		r, ok := cfg.Route(route)
-		if !ok {
-			return nil, nil
-		}
-		targets := make([]store.Target, 0, len(r.Chats))
-		for _, c := range r.Chats {
-			targets = append(targets, store.Target{ChatID: c.ChatID, ThreadID: c.ThreadID})
-		}
-		return targets, nil
-	}
 }
 
 func webhookAuth(w config.WebhookAuth) httpapi.Auth {

@@ -46,3 +46,28 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
 }
+
+// subscriptionCollector exports active subscriptions per route.
+type subscriptionCollector struct {
+	store store.Store
+	desc  *prometheus.Desc
+}
+
+func newSubscriptionCollector(s store.Store) *subscriptionCollector {
+	return &subscriptionCollector{store: s, desc: prometheus.NewDesc("alertgram_subscriptions",
+		"Active deep-link subscriptions per route.", []string{"route"}, nil)}
+}
+
+func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.store.CountSubscriptions(ctx)
+	if err != nil {
+		return
+	}
+	for route, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), route)
+	}
+}

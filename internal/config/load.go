@@ -122,7 +122,7 @@ func defaults(hostname func() (string, error)) *Config {
 // resolvePaths makes the relative paths absolute against c.Dir.
 func (c *Config) resolvePaths() {
 	for _, p := range []*string{
-		&c.TemplatesDir, &c.Telegram.TokenFile, &c.Telegram.WebhookSecretFile, &c.WebhookAuth.BearerTokenFile,
+		&c.TemplatesDir, &c.Telegram.TokenFile, &c.Telegram.WebhookSecretFile, &c.WebhookAuth.BearerTokenFile, &c.Admin.BearerTokenFile,
 	} {
 		*p = c.resolve(*p)
 	}
@@ -153,6 +153,7 @@ func (c *Config) secretFields() []secretField {
 		{"telegram.token", "telegram.token_file", &c.Telegram.Token, c.Telegram.TokenFile},
 		{"telegram.webhook_secret", "telegram.webhook_secret_file", &c.Telegram.WebhookSecret, c.Telegram.WebhookSecretFile},
 		{"webhook_auth.bearer_token", "webhook_auth.bearer_token_file", &c.WebhookAuth.BearerToken, c.WebhookAuth.BearerTokenFile},
+		{"admin.bearer_token", "admin.bearer_token_file", &c.Admin.BearerToken, c.Admin.BearerTokenFile},
 	}
 	if b := c.WebhookAuth.BasicAuth; b != nil {
 		fields = append(fields, secretField{"webhook_auth.basic_auth.password", "webhook_auth.basic_auth.password_file", &b.Password, b.PasswordFile})

@@ -18,11 +18,13 @@ func TestSecretsNeverPrint(t *testing.T) {
 	t.Parallel()
 	cfg := mustLoadFixture(t, "valid/full.yml")
 	cfg.WebhookAuth.BearerToken = "full-bearer-token" // exclusive with basic_auth; only printed here
+	cfg.Admin.BearerToken = "admin-api-bearer-token"
 	secrets := []string{
 		cfg.Telegram.Token.Reveal(),
 		cfg.Telegram.WebhookSecret.Reveal(),
 		cfg.WebhookAuth.BearerToken.Reveal(),
 		cfg.WebhookAuth.BasicAuth.Password.Reveal(),
+		cfg.Admin.BearerToken.Reveal(),
 	}
 	for _, s := range secrets {
 		if len(s) < 8 {

@@ -21,6 +21,7 @@ type Config struct {
 	Telegram     Telegram     `yaml:"telegram"`
 	Alertmanager Alertmanager `yaml:"alertmanager"`
 	WebhookAuth  WebhookAuth  `yaml:"webhook_auth"`
+	Admin        Admin        `yaml:"admin"`
 	Routes       []Route      `yaml:"routes"`
 
 	// Dir is the directory of the config file; relative paths were resolved
@@ -73,6 +74,13 @@ func (a WebhookAuth) Format(f fmt.State, _ rune) {
 	default:
 		fmt.Fprintf(f, "{%v %v %v}", a.BearerToken, a.BearerTokenFile, a.BasicAuth)
 	}
+}
+
+// Admin protects the admin API (POST /api/v1/links). Without a token the
+// admin API is off.
+type Admin struct {
+	BearerToken     Secret `yaml:"bearer_token"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
 }
 
 // BasicAuth is a username and password pair.

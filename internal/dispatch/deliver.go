@@ -68,11 +68,19 @@ func (d *Dispatcher) deliver(ctx context.Context, del store.Delivery) {
 		d.fail(ctx, l, del, "undecodable payload: "+err.Error())
 		return
 	}
+	// Neither the send nor the recording of its outcome is cut short by
+	// shutdown: a message Telegram accepted but the store did not record
+	// would be sent again after the restart.
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.SendTimeout)
 	defer cancel()
 	msg, err := d.send(sendCtx, l, del, &g)
-	d.record(ctx, l, del, msg, err)
+	recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancelRecord()
+	d.record(recordCtx, l, del, msg, err)
 }
+
+// recordTimeout bounds writing a send's outcome during shutdown.
+const recordTimeout = 10 * time.Second
 
 // send renders and sends g, falling back once to plain text when the
 // template fails or Telegram cannot parse the formatted text, and once to

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,6 +89,7 @@ func TestAlertmanagerToTelegram(t *testing.T) {
 	fake := testutil.NewTelegram(t)
 	e := newEnv(t, "", fake)
 	s := e.start(t)
+	s.waitStatus(t, "/readyz", http.StatusOK) // store up and getMe answered
 	am := testutil.StartAlertmanager(t, amConfig(e.listen))
 	start := time.Now().Add(-time.Minute).UTC()
 

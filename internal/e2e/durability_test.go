@@ -21,6 +21,9 @@ func TestAcceptedSurvivesSIGKILL(t *testing.T) {
 	unreachable := "http://127.0.0.1:" + itoa(testutil.FreePort(t)) // nothing listens: Telegram is "down"
 	e := newEnv(t, unreachable, fake)
 	s := e.start(t)
+	if body := s.waitStatus(t, "/readyz", http.StatusServiceUnavailable); !strings.Contains(body, "getMe") {
+		t.Errorf("readyz while Telegram is down: %s", body)
+	}
 	url := s.URL + "/webhook/alertmanager/md"
 	body := fixture(t, "am-webhook-firing.json")
 

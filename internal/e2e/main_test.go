@@ -98,6 +98,28 @@ func (s *server) waitHealthy(t *testing.T) {
 	t.Fatalf("alertgram did not become healthy; log:\n%s", s.log.String())
 }
 
+// waitStatus polls GET path of the external process until it answers code.
+func (s *server) waitStatus(t *testing.T, path string, code int) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.URL + path)
+		if err == nil {
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(resp.Body)
+			resp.Body.Close()
+			last = b.String()
+			if resp.StatusCode == code {
+				return last
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("GET %s never answered %d; last body %q", path, code, last)
+	return ""
+}
+
 // assertNoSecretsLogged fails if a secret appears anywhere in the log.
 func (s *server) assertNoSecretsLogged(t *testing.T, secrets ...string) {
 	t.Helper()

@@ -50,6 +50,15 @@ type Deps struct {
 	Ready      func(ctx context.Context) error
 	Metrics    http.Handler
 	Registerer prometheus.Registerer
+
+	// Updates handles POST /telegram/webhook in webhook mode (nil: off),
+	// authenticated by WebhookSecret.
+	Updates       UpdateHandler
+	WebhookSecret string
+	// Links serves POST /api/v1/links, authenticated by AdminToken (empty
+	// token: off).
+	Links      LinkCreator
+	AdminToken string
 }
 
 // NewRouter builds the Gin engine with every endpoint.
@@ -67,6 +76,9 @@ func NewRouter(d Deps) *gin.Engine {
 	h := &webhooks{deps: d, metrics: newMetrics(d.Registerer)}
 	hooks := r.Group("/webhook", h.authenticate)
 	hooks.POST("/alertmanager/:route", h.intake(alert.SourceAlertmanager, decodeAlertmanager))
+
+	r.POST("/telegram/webhook", telegramWebhook(d))
+	r.POST("/api/v1/links", createLink(d))
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", readyz(d.Ready))

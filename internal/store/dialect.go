@@ -31,6 +31,7 @@ var sqliteDialect = dialect{
 	ddl: strings.NewReplacer(
 		"{{pk}}", "INTEGER PRIMARY KEY AUTOINCREMENT", // ids are never reused
 		"{{int64}}", "INTEGER",
+		"{{bool}}", "INTEGER", // 0 or 1; TRUE and FALSE are 1 and 0
 		"{{blob}}", "BLOB",
 		"{{time}}", "INTEGER", // Unix microseconds, UTC
 		"{{strict}}", " STRICT",
@@ -43,6 +44,7 @@ var postgresDialect = dialect{
 	ddl: strings.NewReplacer(
 		"{{pk}}", "BIGSERIAL PRIMARY KEY",
 		"{{int64}}", "BIGINT",
+		"{{bool}}", "BOOLEAN",
 		"{{blob}}", "BYTEA",
 		"{{time}}", "TIMESTAMPTZ",
 		"{{strict}}", "",

@@ -10,9 +10,10 @@ import (
 
 // migration is one step of the schema. Later features append steps; an
 // applied step is never edited. Statements use type tokens that each dialect
-// replaces: {{pk}} (auto-increment 64-bit primary key), {{int64}}, {{blob}},
-// {{time}} (read with scanTime, written with dialect.ts) and {{strict}} at
-// the end of CREATE TABLE (SQLite STRICT tables).
+// replaces: {{pk}} (auto-increment 64-bit primary key), {{int64}}, {{bool}}
+// (written as a Go bool or TRUE/FALSE), {{blob}}, {{time}} (read with
+// scanTime, written with dialect.ts) and {{strict}} at the end of CREATE
+// TABLE (SQLite STRICT tables).
 type migration struct {
 	version int
 	name    string
@@ -49,6 +50,41 @@ var migrations = []migration{
 		`CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 'pending'`,
 		`CREATE INDEX deliveries_pending_chat ON deliveries (chat_id) WHERE state = 'pending'`,
 		`CREATE INDEX deliveries_owner ON deliveries (owner) WHERE owner IS NOT NULL`,
+	}},
+	// Deep-link subscriptions and the bot's update cursor. Matchers are JSON
+	// arrays of strings. A subscription is active while deactivated_at is
+	// NULL; the unique key also serves lookups by chat.
+	{version: 2, name: "subscriptions", stmts: []string{
+		`CREATE TABLE link_tokens (
+			token TEXT PRIMARY KEY,
+			route TEXT NOT NULL CHECK (route <> ''),
+			matchers TEXT NOT NULL DEFAULT '[]',
+			group_link {{bool}} NOT NULL DEFAULT FALSE,
+			created_at {{time}} NOT NULL,
+			expires_at {{time}} NOT NULL,
+			created_by TEXT NOT NULL DEFAULT '',
+			used_at {{time}},
+			used_by_chat {{int64}}
+		){{strict}}`,
+		`CREATE TABLE subscriptions (
+			id {{pk}},
+			chat_id {{int64}} NOT NULL,
+			thread_id {{int64}} NOT NULL DEFAULT 0,
+			route TEXT NOT NULL CHECK (route <> ''),
+			matchers TEXT NOT NULL DEFAULT '[]',
+			chat_title TEXT NOT NULL DEFAULT '',
+			created_by TEXT NOT NULL DEFAULT '',
+			created_at {{time}} NOT NULL,
+			deactivated_at {{time}},
+			deactivated_reason TEXT NOT NULL DEFAULT '',
+			UNIQUE (chat_id, thread_id, route)
+		){{strict}}`,
+		`CREATE INDEX subscriptions_active_route ON subscriptions (route, id) WHERE deactivated_at IS NULL`,
+		`CREATE TABLE bot_state (
+			name TEXT PRIMARY KEY,
+			value {{int64}} NOT NULL
+		){{strict}}`,
+		`INSERT INTO bot_state (name, value) VALUES ('last_update_id', 0)`,
 	}},
 }
 

@@ -126,6 +126,12 @@ func TestPostgresReopenAndConcurrentMigrations(t *testing.T) {
 	}
 }
 
+// Two stores on one schema stand for two replicas.
+func TestPostgresRedeemAcrossStores(t *testing.T) {
+	dsn := postgresSchema(t)
+	testRedeemRace(t, openPostgresStore(t, dsn, discardLogger()), openPostgresStore(t, dsn, discardLogger()))
+}
+
 func TestPostgresNeverLogsPassword(t *testing.T) {
 	const secret = "s3cr3t-pw"
 	var logs bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -78,6 +79,88 @@ func TestSQLiteReopenKeepsEverything(t *testing.T) {
 	if n := countRows(t, path, "schema_migrations"); n != len(migrations) {
 		t.Errorf("schema_migrations has %d rows, want %d (migrations applied once)", n, len(migrations))
 	}
+}
+
+func TestSQLiteReopenKeepsSubscriptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	s, err := Open(t.Context(), "sqlite://"+path, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused := createToken(t, s, LinkToken{Route: "ops", Matchers: []string{`team="db"`}})
+	used := createToken(t, s, LinkToken{})
+	expired := createToken(t, s, LinkToken{ExpiresAt: redeemAt})
+	sub := redeem(t, s, used.Token, Subscription{ChatID: -100, ThreadID: 3, ChatTitle: "Ops", CreatedBy: "@alice (1)"})
+	gone := subscribe(t, s, 9, 0, "oncall")
+	unsubscribe(t, s, 9, 0, true, "")
+	if err := s.SetLastUpdateID(t.Context(), 77); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openSQLiteAt(t, path)
+	wantLastUpdateID(t, s, 77)
+	wantActive(t, s, "oncall", sub)
+	wantSubCounts(t, s, map[string]int{"oncall": 1})
+	for token, want := range map[string]error{used.Token: ErrTokenUsed, expired.Token: ErrTokenExpired, "nope": ErrTokenUnknown} {
+		if _, err := s.RedeemLinkToken(t.Context(), token, redeemAt, Subscription{ChatID: 1}); !errors.Is(err, want) {
+			t.Errorf("RedeemLinkToken after reopen = %v, want %v", err, want)
+		}
+	}
+	got := redeem(t, s, unused.Token, Subscription{ChatID: 1})
+	if got.Route != "ops" || len(got.Matchers) != 1 || got.Matchers[0] != `team="db"` {
+		t.Errorf("unused token after reopen subscribed %+v", got)
+	}
+	if back := subscribe(t, s, 9, 0, "oncall"); back.ID != gone.ID {
+		t.Errorf("inactive subscription lost: resubscribed as %d, want %d", back.ID, gone.ID)
+	}
+}
+
+// A database made by a binary that knew only the outbox gains the
+// subscription tables and keeps its notifications.
+func TestSQLiteUpgradeFromOutboxSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(t.Context(), sqliteDialect.ddl.Replace(createMigrationsTable)); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigration(t.Context(), tx, sqliteDialect, migrations[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.ExecContext(t.Context(), `INSERT INTO notifications (source, route, group_key, payload, received_at)
+		VALUES ('alertmanager', 'oncall', 'g', X'7b7d', $1)`, sqliteDialect.ts(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := openSQLiteAt(t, path)
+	wantCounts(t, s, 0, 0, 0, 1)
+	wantLastUpdateID(t, s, 0)
+	subscribe(t, s, 1, 0, "oncall")
+	wantSubCounts(t, s, map[string]int{"oncall": 1})
+	if n := countRows(t, path, "schema_migrations"); n != len(migrations) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(migrations))
+	}
+}
+
+// Two stores on one file stand for two processes (say `alertgram link`
+// beside `serve`): their writers contend for the file's lock.
+func TestSQLiteRedeemAcrossStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	testRedeemRace(t, openSQLiteAt(t, path), openSQLiteAt(t, path))
 }
 
 func countRows(t *testing.T, path, table string) int {

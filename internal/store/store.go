@@ -1,5 +1,6 @@
 // Package store persists what alertgram must not lose: the outbox of
-// accepted notifications and their per-chat deliveries. SQLite is the
+// accepted notifications and their per-chat deliveries, and the chats
+// subscribed to each route through deep links. SQLite is the
 // embedded default; PostgreSQL serves HA replicas. It is a leaf: payloads are
 // opaque bytes to it.
 package store
@@ -94,4 +95,6 @@ type Store interface {
 	// OldestPending returns the accepted time of the oldest pending delivery
 	// or unrouted notification; ok is false when there is none.
 	OldestPending(ctx context.Context) (t time.Time, ok bool, err error)
+
+	Subscriptions
 }

@@ -16,13 +16,16 @@ var t0 = time.Date(2025, 3, 1, 13, 0, 0, 123456789, time.FixedZone("CET", 3600))
 
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
+// conformanceTest is one case of testStore.
+type conformanceTest struct {
+	name string
+	fn   func(t *testing.T, s Store)
+}
+
 // testStore is the conformance suite every Store implementation passes.
 // open returns a fresh, empty store that is closed when the test ends.
 func testStore(t *testing.T, open func(t *testing.T) Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s Store)
-	}{
+	tests := []conformanceTest{
 		{"Ping", testPing},
 		{"AddAndUnrouted", testAddAndUnrouted},
 		{"AddDefaults", testAddDefaults},
@@ -45,7 +48,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		{"OldestPending", testOldestPending},
 		{"ConcurrentClaims", testConcurrentClaims},
 	}
-	for _, tt := range tests {
+	for _, tt := range append(tests, subscriptionTests()...) {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
 }

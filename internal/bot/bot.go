@@ -1,0 +1,240 @@
+// Package bot handles what users send the Telegram bot: /start with a deep
+// link token subscribes a chat (or forum topic) to a route, /stop, /status
+// and /help manage it, and membership and migration updates keep
+// subscriptions pointing at chats that exist.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/patrickmn/go-cache"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertgram/alertgram/internal/store"
+	"github.com/alertgram/alertgram/internal/telegram"
+)
+
+// API is the part of the Bot API the bot uses.
+type API interface {
+	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
+	SetMyCommands(ctx context.Context, commands []telegram.BotCommand, scope *telegram.BotCommandScope) error
+}
+
+// Store is the part of the store the bot uses.
+type Store interface {
+	RedeemLinkToken(ctx context.Context, token string, now time.Time, sub store.Subscription) (store.Subscription, error)
+	ChatSubscriptions(ctx context.Context, chatID int64) ([]store.Subscription, error)
+	Unsubscribe(ctx context.Context, chatID, threadID int64, allThreads bool, route string) (int, error)
+	DeactivateChat(ctx context.Context, chatID int64, reason string) (int, error)
+	MigrateChat(ctx context.Context, from, to int64) (int, error)
+	LastUpdateID(ctx context.Context) (int64, error)
+	SetLastUpdateID(ctx context.Context, id int64) error
+}
+
+// Commands is the bot's command menu (setMyCommands).
+var Commands = []telegram.BotCommand{
+	{Command: "start", Description: "Subscribe this chat with a link token from your operator"},
+	{Command: "stop", Description: "Unsubscribe this chat (all routes, or /stop ROUTE)"},
+	{Command: "status", Description: "List this chat's alert subscriptions"},
+	{Command: "help", Description: "What this bot does"},
+}
+
+// AllowedUpdates are the update types the bot asks Telegram for.
+var AllowedUpdates = []string{"message", "callback_query", "my_chat_member"}
+
+// Options configure a Bot.
+type Options struct {
+	// StartLimit is how many /start attempts one chat may make per
+	// StartWindow before further ones are ignored (default 5 per minute).
+	StartLimit  int
+	StartWindow time.Duration
+	Now         func() time.Time
+}
+
+// Bot handles updates. It is safe for concurrent use.
+type Bot struct {
+	api     API
+	store   Store
+	opts    Options
+	log     *slog.Logger
+	starts  *cache.Cache // chat id → attempts in the current window
+	metrics *metrics
+
+	username atomic.Value // string: the bot's username, once getMe answered
+
+	// handling serialises HandleUpdate: the update cursor assumes updates
+	// are handled one at a time, in order.
+	handling sync.Mutex
+}
+
+// New builds a bot.
+func New(api API, st Store, opts Options, l *slog.Logger, reg prometheus.Registerer) *Bot {
+	if opts.StartLimit == 0 {
+		opts.StartLimit = 5
+	}
+	if opts.StartWindow == 0 {
+		opts.StartWindow = time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Bot{
+		api: api, store: st, opts: opts,
+		log:     l.With("component", "bot"),
+		starts:  cache.New(opts.StartWindow, 2*opts.StartWindow),
+		metrics: newMetrics(reg),
+	}
+}
+
+// SetUsername records the bot's username (from getMe): commands addressed
+// to other bots (/cmd@other) are ignored, and links name it.
+func (b *Bot) SetUsername(name string) { b.username.Store(name) }
+
+// Username is the bot's username, or "" before getMe answered.
+func (b *Bot) Username() string {
+	name, _ := b.username.Load().(string)
+	return name
+}
+
+// SetCommands publishes the command menu.
+func (b *Bot) SetCommands(ctx context.Context) error {
+	return b.api.SetMyCommands(ctx, Commands, nil)
+}
+
+// HandleUpdate handles one update exactly once: an update whose id is not
+// above the last handled one (a redelivery after a crash or a webhook
+// retry) is ignored. It returns an error only when the update should be
+// delivered again (the store failed); user mistakes are answered, not
+// returned.
+func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) error {
+	b.handling.Lock()
+	defer b.handling.Unlock()
+	last, err := b.store.LastUpdateID(ctx)
+	if err != nil {
+		return fmt.Errorf("reading update cursor: %w", err)
+	}
+	if u.UpdateID <= last {
+		b.metrics.updates.WithLabelValues("duplicate").Inc()
+		return nil
+	}
+	if err := b.dispatch(ctx, u); err != nil {
+		return err
+	}
+	return b.store.SetLastUpdateID(ctx, u.UpdateID)
+}
+
+func (b *Bot) dispatch(ctx context.Context, u telegram.Update) error {
+	switch {
+	case u.Message != nil:
+		b.metrics.updates.WithLabelValues("message").Inc()
+		return b.onMessage(ctx, u.Message)
+	case u.MyChatMember != nil:
+		b.metrics.updates.WithLabelValues("my_chat_member").Inc()
+		return b.onMembership(ctx, u.MyChatMember)
+	case u.CallbackQuery != nil:
+		b.metrics.updates.WithLabelValues("callback_query").Inc()
+		return nil // inline buttons arrive with issue #5
+	}
+	b.metrics.updates.WithLabelValues("other").Inc()
+	return nil
+}
+
+// onMessage handles commands and the service message of a group upgraded to
+// a supergroup.
+func (b *Bot) onMessage(ctx context.Context, m *telegram.Message) error {
+	if m.MigrateToChatID != 0 {
+		return b.migrate(ctx, m.Chat.ID, m.MigrateToChatID)
+	}
+	cmd, arg, ok := b.parseCommand(m)
+	if !ok {
+		return nil
+	}
+	l := b.log.With("chat_id", m.Chat.ID, "command", cmd, "user", userName(m.From))
+	var err error
+	switch cmd {
+	case "start":
+		err = b.start(ctx, l, m, arg)
+	case "stop":
+		err = b.stop(ctx, l, m, arg)
+	case "status":
+		err = b.status(ctx, m)
+	case "help":
+		b.reply(ctx, m, helpText)
+	default:
+		return nil // not ours to answer
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	b.metrics.commands.WithLabelValues(cmd, result).Inc()
+	return err
+}
+
+// parseCommand extracts "/cmd[@bot] arg" from a message. Commands addressed
+// to another bot are not ours.
+func (b *Bot) parseCommand(m *telegram.Message) (cmd, arg string, ok bool) {
+	text := strings.TrimSpace(m.Text)
+	if !strings.HasPrefix(text, "/") {
+		return "", "", false
+	}
+	word, rest, _ := strings.Cut(text, " ")
+	cmd, target, addressed := strings.Cut(word[1:], "@")
+	if me := b.Username(); addressed && me != "" && !strings.EqualFold(target, me) {
+		return "", "", false
+	}
+	return strings.ToLower(cmd), strings.TrimSpace(rest), cmd != ""
+}
+
+// thread is the forum topic a message was sent in (0 outside topics).
+func thread(m *telegram.Message) int64 {
+	if m.IsTopicMessage {
+		return m.MessageThreadID
+	}
+	return 0
+}
+
+// reply answers in the same chat and topic as plain text: no parse mode, so
+// nothing a user typed can break it.
+func (b *Bot) reply(ctx context.Context, m *telegram.Message, text string) {
+	_, err := b.api.SendMessage(ctx, telegram.SendMessageParams{
+		ChatID: m.Chat.ID, MessageThreadID: thread(m), Text: text,
+		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true},
+	})
+	if err != nil {
+		b.log.Warn("reply failed", "chat_id", m.Chat.ID, "err", err)
+	}
+}
+
+func userName(u *telegram.User) string {
+	if u == nil {
+		return "unknown"
+	}
+	if u.Username != "" {
+		return fmt.Sprintf("@%s (%d)", u.Username, u.ID)
+	}
+	return fmt.Sprintf("%s (%d)", strings.TrimSpace(u.FirstName+" "+u.LastName), u.ID)
+}
+
+func chatTitle(c telegram.Chat) string {
+	if c.Title != "" {
+		return c.Title
+	}
+	if c.Username != "" {
+		return "@" + c.Username
+	}
+	return strings.TrimSpace(c.FirstName + " " + c.LastName)
+}
+
+// isStoreErr tells store failures (retry the update) from answers.
+func isStoreErr(err error) bool {
+	return err != nil && !errors.Is(err, store.ErrTokenUnknown) &&
+		!errors.Is(err, store.ErrTokenExpired) && !errors.Is(err, store.ErrTokenUsed)
+}

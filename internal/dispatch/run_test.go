@@ -1,0 +1,91 @@
+package dispatch
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/alertgram/alertgram/internal/store"
+	"github.com/alertgram/alertgram/internal/telegram"
+)
+
+const waitLimit = 10 * time.Second // a failure guard, not a synchronisation
+
+// TestRunShutdownReleasesClaims runs the real loop: a first notification is
+// delivered on Enqueue's wake-up (the poll ticker is too slow to matter);
+// then shutdown is triggered right after the loop has claimed a second one,
+// which must be left pending and unleased so that another owner can take it
+// at once.
+func TestRunShutdownReleasesClaims(t *testing.T) {
+	var spy *spyOutbox
+	d, st, fake, _ := newTestDispatcher(t, testOpts{
+		outbox: func(s store.Store) Outbox { spy = &spyOutbox{Store: s}; return spy },
+		// No ticks during the test: only Enqueue's wake-up can start a round.
+		config: func(c *Config) { c.PollInterval = time.Hour },
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	enqueue(t, d, firing("First"))
+	fake.WaitMessagesIn(t, chatA, 1, waitLimit)
+
+	spy.setAfterClaim(func(ds []store.Delivery) {
+		if len(ds) > 0 {
+			cancel() // shutdown lands between the claim and the sends
+		}
+	})
+	enqueue(t, d, firing("Second"))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run returned %v, want nil on shutdown", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return after cancel")
+	}
+
+	if msgs := fake.MessagesIn(chatA); len(msgs) != 1 {
+		t.Errorf("chat A got %d messages, want only the first one", len(msgs))
+	}
+	wantCounts(t, st, map[string]int{store.StatePending: 1, store.StateDelivered: 1})
+	ds := claimAs(t, st, "replica-2", t0)
+	if len(ds) != 1 || ds[0].GroupKey != firing("Second").GroupKey {
+		t.Errorf("another owner claimed %v, want the second notification: the lease was not released", brief(ds))
+	}
+}
+
+// TestSendCompletedDuringShutdownIsRecorded: deliver lets a send that is
+// under way finish when ctx is cancelled ("aborting a request Telegram may
+// already have processed would risk a duplicate"), so the outcome must be
+// recorded too; otherwise Run's ReleaseClaims makes the delivered message
+// pending again and the next start sends it a second time.
+func TestSendCompletedDuringShutdownIsRecorded(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	d, st, fake, _ := newTestDispatcher(t, testOpts{
+		sender: func(real Sender) Sender {
+			return senderFunc(func(sctx context.Context, p telegram.SendMessageParams) (telegram.Message, error) {
+				m, err := real.SendMessage(sctx, p)
+				cancel() // shutdown arrives while Telegram's answer is on its way
+				return m, err
+			})
+		},
+	})
+	enqueue(t, d, firing("DiskFull"))
+	d.routePending(ctx)
+	d.deliverDue(ctx)
+
+	if msgs := fake.MessagesIn(chatA); len(msgs) != 1 {
+		t.Fatalf("chat A got %d messages, want 1", len(msgs))
+	}
+	wantCounts(t, st, map[string]int{store.StateDelivered: 1})
+	// What Run does on its way out, then what the next start does.
+	if err := st.ReleaseClaims(t.Context(), testOwner); err != nil {
+		t.Fatal(err)
+	}
+	if ds := claimAs(t, st, testOwner, t0); len(ds) != 0 {
+		t.Errorf("after a restart, delivered messages would be sent again: %v", brief(ds))
+	}
+}
