@@ -34,9 +34,23 @@ type Store interface {
 	Unsubscribe(ctx context.Context, chatID, threadID int64, allThreads bool, route string) (int, error)
 	DeactivateChat(ctx context.Context, chatID int64, reason string) (int, error)
 	MigrateChat(ctx context.Context, from, to int64) (int, error)
-	LastUpdateID(ctx context.Context) (int64, error)
-	SetLastUpdateID(ctx context.Context, id int64) error
+	UpdateHandled(ctx context.Context, updateID int64) (bool, error)
+	MarkUpdateHandled(ctx context.Context, updateID int64, at time.Time) error
+	PruneHandledUpdates(ctx context.Context, before time.Time) (int, error)
 }
+
+// HandledUpdateRetention is how long the id of a handled update is kept to
+// recognise a redelivery. Telegram keeps an unconfirmed update for at most
+// 24 hours, so a redelivery (getUpdates after a crash, a webhook retry)
+// comes within 24 hours of the update and finds its id recorded. Telegram
+// chooses update ids at random only after a week without updates; by then
+// every recorded id is older than 48 hours, and HandleUpdate prunes before
+// it looks an id up (when the last prune is an hour old), so a 48-hour
+// window cannot confuse a new id with an old one.
+const HandledUpdateRetention = 48 * time.Hour
+
+// pruneEvery is how often HandleUpdate deletes expired update ids.
+const pruneEvery = time.Hour
 
 // Commands is the bot's command menu (setMyCommands).
 var Commands = []telegram.BotCommand{
@@ -69,9 +83,11 @@ type Bot struct {
 
 	username atomic.Value // string: the bot's username, once getMe answered
 
-	// handling serialises HandleUpdate: the update cursor assumes updates
-	// are handled one at a time, in order.
-	handling sync.Mutex
+	// handling serialises HandleUpdate, so that a redelivery racing the
+	// first delivery (a webhook retry while it is still handled) finds it
+	// handled. It guards lastPrune.
+	handling  sync.Mutex
+	lastPrune time.Time // Options.Now of the last prune; zero before the first
 }
 
 // New builds a bot.
@@ -108,26 +124,54 @@ func (b *Bot) SetCommands(ctx context.Context) error {
 	return b.api.SetMyCommands(ctx, Commands, nil)
 }
 
-// HandleUpdate handles one update exactly once: an update whose id is not
-// above the last handled one (a redelivery after a crash or a webhook
-// retry) is ignored. It returns an error only when the update should be
-// delivered again (the store failed); user mistakes are answered, not
-// returned.
+// HandleUpdate handles one update once: an update whose id was recorded as
+// handled (a redelivery after a crash or a webhook retry) is ignored. Ids
+// are a set, not a cursor, because they are not monotonic: after a week
+// without updates Telegram restarts them at a random value, which may be
+// lower. It returns an error only when the update should be delivered
+// again (the store failed); user mistakes are answered, not returned. An
+// update whose handling failed is not recorded, so its redelivery is
+// handled.
 func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) error {
 	b.handling.Lock()
 	defer b.handling.Unlock()
-	last, err := b.store.LastUpdateID(ctx)
+	b.pruneHandled(ctx)
+	handled, err := b.store.UpdateHandled(ctx, u.UpdateID)
 	if err != nil {
-		return fmt.Errorf("reading update cursor: %w", err)
+		return fmt.Errorf("looking up update %d: %w", u.UpdateID, err)
 	}
-	if u.UpdateID <= last {
+	if handled {
 		b.metrics.updates.WithLabelValues("duplicate").Inc()
 		return nil
 	}
 	if err := b.dispatch(ctx, u); err != nil {
 		return err
 	}
-	return b.store.SetLastUpdateID(ctx, u.UpdateID)
+	if err := b.store.MarkUpdateHandled(ctx, u.UpdateID, b.opts.Now()); err != nil {
+		return fmt.Errorf("recording update %d as handled: %w", u.UpdateID, err)
+	}
+	return nil
+}
+
+// pruneHandled deletes the ids handled more than HandledUpdateRetention
+// ago, at most once per pruneEvery; call with b.handling held. It runs
+// before the lookup, so the first update after a quiet week is looked up
+// among the last 49 hours' ids only. A failure is logged and retried at the
+// next prune: the update at hand does not depend on it.
+func (b *Bot) pruneHandled(ctx context.Context) {
+	now := b.opts.Now()
+	if !b.lastPrune.IsZero() && now.Sub(b.lastPrune) < pruneEvery {
+		return
+	}
+	b.lastPrune = now
+	n, err := b.store.PruneHandledUpdates(ctx, now.Add(-HandledUpdateRetention))
+	if err != nil {
+		b.log.Warn("pruning handled update ids failed; will retry", "err", err, "in", pruneEvery)
+		return
+	}
+	if n > 0 {
+		b.log.Debug("pruned handled update ids", "deleted", n)
+	}
 }
 
 func (b *Bot) dispatch(ctx context.Context, u telegram.Update) error {

@@ -24,11 +24,12 @@ Ask your operator for a subscription link (they create one with "alertgram link 
 
 // start redeems a deep-link token.
 func (b *Bot) start(ctx context.Context, l *slog.Logger, m *telegram.Message, token string) error {
-	if !b.allowStart(m.Chat.ID) {
+	if b.startsUsed(m.Chat.ID) >= b.opts.StartLimit {
 		l.Warn("too many /start attempts; ignored")
 		return nil
 	}
 	if token == "" {
+		b.countStart(m.Chat.ID)
 		b.reply(ctx, m, noTokenText)
 		return nil
 	}
@@ -36,8 +37,11 @@ func (b *Bot) start(ctx context.Context, l *slog.Logger, m *telegram.Message, to
 		ChatID: m.Chat.ID, ThreadID: thread(m), ChatTitle: chatTitle(m.Chat), CreatedBy: userName(m.From),
 	})
 	if isStoreErr(err) {
+		// Not counted: the update will be delivered again and must not
+		// find the chat's budget spent by our own failure.
 		return fmt.Errorf("redeeming link token: %w", err)
 	}
+	b.countStart(m.Chat.ID)
 	if err != nil {
 		l.Info("link token refused", "reason", err)
 		b.reply(ctx, m, tokenRefusal(err))
@@ -48,15 +52,22 @@ func (b *Bot) start(ctx context.Context, l *slog.Logger, m *telegram.Message, to
 	return nil
 }
 
-// allowStart counts /start attempts per chat in a sliding window kept in
-// go-cache, so a chat cannot hammer the token table.
-func (b *Bot) allowStart(chat int64) bool {
-	key := fmt.Sprint(chat)
-	if err := b.starts.Add(key, 1, 0); err == nil {
-		return true
+// startsUsed and countStart keep per-chat /start attempts in go-cache for
+// StartWindow, so a chat cannot hammer the token table. Only answered
+// attempts count.
+func (b *Bot) startsUsed(chat int64) int {
+	n, ok := b.starts.Get(fmt.Sprint(chat))
+	if !ok {
+		return 0
 	}
-	n, err := b.starts.IncrementInt(key, 1)
-	return err == nil && n <= b.opts.StartLimit
+	return n.(int)
+}
+
+func (b *Bot) countStart(chat int64) {
+	key := fmt.Sprint(chat)
+	if err := b.starts.Add(key, 1, 0); err != nil {
+		_, _ = b.starts.IncrementInt(key, 1)
+	}
 }
 
 func tokenRefusal(err error) string {
@@ -100,7 +111,7 @@ func (b *Bot) stop(ctx context.Context, l *slog.Logger, m *telegram.Message, rou
 	case route != "":
 		b.reply(ctx, m, fmt.Sprintf("🔕 Unsubscribed from route %q.", route))
 	default:
-		b.reply(ctx, m, fmt.Sprintf("🔕 Unsubscribed from %d route(s). Alerts will no longer be posted here.", n))
+		b.reply(ctx, m, fmt.Sprintf("🔕 Unsubscribed (%d subscription(s) ended). Alerts will no longer be posted here.", n))
 	}
 	return nil
 }

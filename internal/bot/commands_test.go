@@ -3,7 +3,9 @@ package bot_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,8 +209,8 @@ func TestStartRedeemsLinkTokens(t *testing.T) {
 				}
 			}
 			checkSubs(t, h, tt.chat, tt.subs)
-			if got := h.cursor(t); got != u.UpdateID {
-				t.Errorf("update cursor = %d, want %d: a user mistake is answered, not retried", got, u.UpdateID)
+			if !h.handled(t, u.UpdateID) {
+				t.Errorf("update %d not recorded as handled: a user mistake is answered, not retried", u.UpdateID)
 			}
 			if got := h.redeemable(t, l.Token); got == tt.unusable {
 				t.Errorf("token redeemable afterwards = %v, want %v", got, !tt.unusable)
@@ -231,8 +233,8 @@ func TestStartThrottlesPerChat(t *testing.T) {
 		t.Errorf("third /start got a reply; want it ignored")
 	}
 	checkSubs(t, h, privateChat, []sub{})
-	if got := h.cursor(t); got != third.UpdateID {
-		t.Errorf("cursor = %d, want %d: an ignored /start is still handled", got, third.UpdateID)
+	if !h.handled(t, third.UpdateID) {
+		t.Errorf("update %d not recorded as handled: an ignored /start is still handled", third.UpdateID)
 	}
 
 	// Other commands of the chat, and /start in other chats, are not limited.
@@ -256,13 +258,13 @@ func TestStop(t *testing.T) {
 		subs   []sub // the forum's afterwards
 	}{
 		{name: "stop outside topics ends every route in every topic", chat: forumChat, text: "/stop",
-			want: "Unsubscribed from 4 route(s)", subs: []sub{}},
+			want: "Alerts will no longer be posted here", subs: []sub{}},
 		{name: "stop addressed to the bot", chat: forumChat, text: "/stop@" + botName,
-			want: "Unsubscribed from 4 route(s)", subs: []sub{}},
+			want: "Alerts will no longer be posted here", subs: []sub{}},
 		{name: "stop ROUTE ends only that route, in every topic", chat: forumChat, text: "/stop db",
 			want: `Unsubscribed from route "db"`, subs: []sub{{route: "oncall"}, {thread: topicA, route: "oncall"}}},
 		{name: "stop in a topic ends only that topic", chat: forumChat, thread: topicA, text: "/stop",
-			want: "Unsubscribed from 1 route(s)", subs: []sub{{route: "db"}, {route: "oncall"}, {thread: topicB, route: "db"}}},
+			want: "Unsubscribed (1 subscription(s) ended)", subs: []sub{{route: "db"}, {route: "oncall"}, {thread: topicB, route: "db"}}},
 		{name: "stop ROUTE in a topic", chat: forumChat, thread: topicB, text: "/stop db",
 			want: `Unsubscribed from route "db"`, subs: []sub{{route: "db"}, {route: "oncall"}, {thread: topicA, route: "oncall"}}},
 		{name: "stop ROUTE the topic lacks", chat: forumChat, thread: topicA, text: "/stop db",
@@ -380,8 +382,8 @@ func TestOtherMessages(t *testing.T) {
 				checkReply(t, h, tt.msg.Chat.ID, tt.msg.MessageThreadID, 0, tt.want, nil)
 			}
 			checkSubs(t, h, groupChat, []sub{{route: "oncall"}})
-			if got := h.cursor(t); got != u.UpdateID {
-				t.Errorf("cursor = %d, want %d", got, u.UpdateID)
+			if !h.handled(t, u.UpdateID) {
+				t.Errorf("update %d not recorded as handled", u.UpdateID)
 			}
 		})
 	}
@@ -390,24 +392,49 @@ func TestOtherMessages(t *testing.T) {
 func TestDuplicateUpdateIsIgnored(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	l := h.link(t, bot.LinkRequest{Route: "oncall"})
-	u := h.handle(t, privateMsg("/start "+l.Token))
+	start := h.handle(t, privateMsg("/start "+l.Token))
 	checkReply(t, h, privateChat, 0, 0, []string{"Subscribed"}, nil)
+	help := h.handle(t, privateMsg("/help"))
+	checkReply(t, h, privateChat, 0, 1, []string{"/start TOKEN"}, nil)
 
-	// A webhook retry or a redelivery after a crash: same id, and older ids.
-	older := h.update(privateMsg("/help"))
-	older.UpdateID = u.UpdateID - 1
-	for _, dup := range []telegram.Update{u, older} {
+	// A webhook retry or a redelivery after a crash: the latest id, and an
+	// older one that was handled.
+	for _, dup := range []telegram.Update{help, start} {
 		if err := h.bot.HandleUpdate(t.Context(), dup); err != nil {
 			t.Fatalf("HandleUpdate(duplicate %d): %v", dup.UpdateID, err)
 		}
 	}
-	if got := h.fake.Messages(); len(got) != 1 {
-		t.Errorf("duplicates got replies (want none): %+v", got[1:])
+	// A restarted bot on the same database knows them too.
+	restarted := bot.New(h.client, openStore(t, h.dbPath, nil), bot.Options{Now: h.clk.Now}, slog.New(slog.DiscardHandler), nil)
+	restarted.SetUsername(botName)
+	for _, dup := range []telegram.Update{start, help} {
+		if err := restarted.HandleUpdate(t.Context(), dup); err != nil {
+			t.Fatalf("restarted HandleUpdate(duplicate %d): %v", dup.UpdateID, err)
+		}
 	}
-	if got := h.cursor(t); got != u.UpdateID {
-		t.Errorf("cursor = %d, want %d", got, u.UpdateID)
+	if got := h.fake.Messages(); len(got) != 2 {
+		t.Errorf("duplicates got replies (want none): %+v", got[2:])
 	}
 	checkSubs(t, h, privateChat, []sub{{route: "oncall"}})
+}
+
+// Deliveries of one update racing each other (a webhook retry while the
+// first delivery is still being handled) handle it once.
+func TestConcurrentDeliveriesHandleOnce(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	u := h.update(privateMsg("/help"))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := h.bot.HandleUpdate(t.Context(), u); err != nil {
+				t.Errorf("HandleUpdate: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := h.fake.Messages(); len(got) != 1 {
+		t.Errorf("%d replies to one update delivered 8 times, want 1: %+v", len(got), got)
+	}
 }
 
 func TestMyChatMember(t *testing.T) {
@@ -444,8 +471,8 @@ func TestMyChatMember(t *testing.T) {
 			checkSubs(t, h, groupChat, want)
 			checkSubs(t, h, privateChat, []sub{{route: "oncall"}})
 			checkNoMessages(t, h)
-			if got := h.cursor(t); got != u.UpdateID {
-				t.Errorf("cursor = %d, want %d", got, u.UpdateID)
+			if !h.handled(t, u.UpdateID) {
+				t.Errorf("update %d not recorded as handled", u.UpdateID)
 			}
 		})
 	}
@@ -466,8 +493,8 @@ func TestMigrateToChatIDMovesSubscriptions(t *testing.T) {
 	checkSubs(t, h, supergroup, []sub{{route: "db"}, {route: "oncall", matchers: []string{`severity="critical"`}}})
 	checkSubs(t, h, privateChat, []sub{{route: "oncall"}})
 	checkNoMessages(t, h)
-	if got := h.cursor(t); got != u.UpdateID {
-		t.Errorf("cursor = %d, want %d", got, u.UpdateID)
+	if !h.handled(t, u.UpdateID) {
+		t.Errorf("update %d not recorded as handled", u.UpdateID)
 	}
 }
 
@@ -527,8 +554,9 @@ func TestStoreFailureRetriesTheUpdate(t *testing.T) {
 			t.Errorf("bot sent %d messages, want only the /help reply", n)
 		}
 		h.st = openStore(t, h.dbPath, nil)
-		if got := h.cursor(t); got != first.UpdateID {
-			t.Errorf("cursor after the failure = %d, want %d (not advanced)", got, first.UpdateID)
+		if h.handled(t, u.UpdateID) || !h.handled(t, first.UpdateID) {
+			t.Errorf("after the failure update %d recorded as handled = %v, want false (and %d's = true)",
+				u.UpdateID, h.handled(t, u.UpdateID), first.UpdateID)
 		}
 		if !h.redeemable(t, l.Token) {
 			t.Error("token was used by the failed update")
@@ -555,8 +583,9 @@ func TestStoreFailureRetriesTheUpdate(t *testing.T) {
 		if n := len(h.fake.Messages()); n != 1 {
 			t.Errorf("bot sent %d messages, want only the /help reply", n)
 		}
-		if got := h.cursor(t); got != first.UpdateID {
-			t.Errorf("cursor after the failure = %d, want %d (not advanced)", got, first.UpdateID)
+		if h.handled(t, u.UpdateID) || !h.handled(t, first.UpdateID) {
+			t.Errorf("after the failure update %d recorded as handled = %v, want false (and %d's = true)",
+				u.UpdateID, h.handled(t, u.UpdateID), first.UpdateID)
 		}
 
 		// Telegram delivers it again once the store is back.
@@ -566,8 +595,35 @@ func TestStoreFailureRetriesTheUpdate(t *testing.T) {
 		}
 		checkReply(t, h, privateChat, 0, 1, []string{`route "oncall"`}, nil)
 		checkSubs(t, h, privateChat, []sub{{route: "oncall"}})
-		if got := h.cursor(t); got != u.UpdateID {
-			t.Errorf("cursor = %d, want %d", got, u.UpdateID)
+		if !h.handled(t, u.UpdateID) {
+			t.Errorf("redelivered update %d not recorded as handled", u.UpdateID)
 		}
 	})
+}
+
+// A /start that failed on the store is delivered again (Poll backs off 1 s,
+// 2 s, 4 s, ...; Telegram retries a webhook). Each delivery counts against
+// the chat's /start limit, so after StartLimit failed deliveries the next
+// one is "throttled": no reply, the token is not redeemed, and HandleUpdate
+// returns nil, which confirms the update. The user's /start is lost.
+func TestStartRetryIsNotThrottled(t *testing.T) {
+	var fs *faultyStore
+	h := newHarness(t, harnessOpts{opts: bot.Options{StartLimit: 2, StartWindow: time.Hour},
+		wrap: func(s store.Store) bot.Store { fs = &faultyStore{Store: s}; return fs }})
+	l := h.link(t, bot.LinkRequest{Route: "oncall"})
+	fs.redeem = func(context.Context, string, time.Time, store.Subscription) (store.Subscription, error) {
+		return store.Subscription{}, store.ErrNotFound
+	}
+	u := h.update(privateMsg("/start " + l.Token))
+	for range 2 {
+		if err := h.bot.HandleUpdate(t.Context(), u); err == nil {
+			t.Fatal("HandleUpdate with a failing store returned nil")
+		}
+	}
+	fs.redeem = nil // the store is back
+	if err := h.bot.HandleUpdate(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	checkReply(t, h, privateChat, 0, 0, []string{"✅ Subscribed"}, nil)
+	checkSubs(t, h, privateChat, []sub{{route: "oncall"}})
 }

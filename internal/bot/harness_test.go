@@ -58,11 +58,14 @@ func (c *clock) Set(t time.Time) {
 	c.now = t
 }
 
-// faultyStore is the real store with RedeemLinkToken replaceable, to fail a
-// store call after the update cursor was read.
+// faultyStore is the real store with RedeemLinkToken, MarkUpdateHandled and
+// PruneHandledUpdates replaceable, to fail a store call after the update
+// was looked up, or to observe the calls.
 type faultyStore struct {
 	store.Store
 	redeem func(ctx context.Context, token string, now time.Time, sub store.Subscription) (store.Subscription, error)
+	mark   func(ctx context.Context, updateID int64, at time.Time) error
+	prune  func(ctx context.Context, before time.Time) (int, error)
 }
 
 var _ bot.Store = (*faultyStore)(nil)
@@ -74,11 +77,24 @@ func (f *faultyStore) RedeemLinkToken(ctx context.Context, token string, now tim
 	return f.Store.RedeemLinkToken(ctx, token, now, sub)
 }
 
+func (f *faultyStore) MarkUpdateHandled(ctx context.Context, updateID int64, at time.Time) error {
+	if f.mark != nil {
+		return f.mark(ctx, updateID, at)
+	}
+	return f.Store.MarkUpdateHandled(ctx, updateID, at)
+}
+
+func (f *faultyStore) PruneHandledUpdates(ctx context.Context, before time.Time) (int, error) {
+	if f.prune != nil {
+		return f.prune(ctx, before)
+	}
+	return f.Store.PruneHandledUpdates(ctx, before)
+}
+
 type harnessOpts struct {
-	opts     bot.Options
-	wrap     func(store.Store) bot.Store // the store the bot sees
-	log      io.Writer                   // default t.Output()
-	username string                      // SetUsername; "-" leaves it unset
+	opts bot.Options
+	wrap func(store.Store) bot.Store // the store the bot sees
+	log  io.Writer                   // default t.Output()
 }
 
 // harness is a bot wired to a real SQLite store and the real Telegram
@@ -116,13 +132,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		o.opts.Now = h.clk.Now
 	}
 	h.bot = bot.New(client, st, o.opts, logger, nil)
-	switch o.username {
-	case "":
-		h.bot.SetUsername(botName)
-	case "-":
-	default:
-		h.bot.SetUsername(o.username)
-	}
+	h.bot.SetUsername(botName)
 	h.fake.AddChat(testutil.Chat{ID: forumChat, Type: "supergroup", Title: "Ops", IsForum: true})
 	h.fake.AddTopic(forumChat, topicA)
 	h.fake.AddTopic(forumChat, topicB)
@@ -198,13 +208,14 @@ func (h *harness) subs(t *testing.T, chat int64) []sub {
 	return out
 }
 
-func (h *harness) cursor(t *testing.T) int64 {
+// handled reports whether the store recorded update id as handled.
+func (h *harness) handled(t *testing.T, id int64) bool {
 	t.Helper()
-	id, err := h.st.LastUpdateID(t.Context())
+	ok, err := h.st.UpdateHandled(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return ok
 }
 
 // redeemable reports whether token is still unused and unexpired, by

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/alertgram/alertgram/internal/telegram"
@@ -19,19 +18,22 @@ type UpdatesAPI interface {
 // PollTimeout is the long-poll timeout (Telegram caps it at 50 s).
 const PollTimeout = 30 * time.Second
 
-// Poll receives updates by long polling until ctx ends. An update is
-// confirmed to Telegram (by the next call's offset) only after it was
-// handled; a failed update is retried after a backoff. deleteWebhook runs
-// first so polling works after webhook mode was used.
+// Poll receives updates by long polling until ctx ends; it returns nil
+// then. An update is confirmed to Telegram (by the next call's offset) only
+// after it was handled; a failed update is retried after a backoff.
+// deleteWebhook runs first so polling works after webhook mode was used.
+//
+// The first call sends no offset: Telegram answers with the unconfirmed
+// updates, and HandleUpdate skips those handled before a restart. After a
+// call that brought nothing, which confirmed what came before, the next
+// one sends no offset either: after a week without updates Telegram
+// restarts update ids at a random value, and an offset left from before,
+// which may be above the new ids, would confirm them unseen.
 func (b *Bot) Poll(ctx context.Context, api UpdatesAPI) error {
 	if err := api.DeleteWebhook(ctx, false); err != nil && ctx.Err() == nil {
 		b.log.Warn("deleteWebhook failed; getUpdates will fail while a webhook is set", "err", err)
 	}
-	last, err := b.store.LastUpdateID(ctx)
-	if err != nil {
-		return fmt.Errorf("reading update cursor: %w", err)
-	}
-	offset := last + 1
+	var offset int64 // 0 sends none
 	wait := newBackoff(time.Second, 30*time.Second)
 	for ctx.Err() == nil {
 		updates, err := api.GetUpdates(ctx, telegram.GetUpdatesParams{
@@ -43,6 +45,10 @@ func (b *Bot) Poll(ctx context.Context, api UpdatesAPI) error {
 			continue
 		}
 		wait.reset()
+		if len(updates) == 0 {
+			offset = 0
+			continue
+		}
 		for _, u := range updates {
 			if err := b.HandleUpdate(ctx, u); err != nil {
 				b.log.Error("handling update failed; will retry", "update_id", u.UpdateID, "err", err)
@@ -70,7 +76,8 @@ func (b *Bot) logPollError(ctx context.Context, err error) {
 
 // RegisterWebhook makes Telegram push updates to url with secret in the
 // X-Telegram-Bot-Api-Secret-Token header. One connection at a time keeps
-// updates in order, which HandleUpdate's cursor relies on.
+// a chat's updates in the order they were sent (a /start before the /stop
+// that follows it).
 func (b *Bot) RegisterWebhook(ctx context.Context, api UpdatesAPI, url, secret string) error {
 	return api.SetWebhook(ctx, telegram.SetWebhookParams{
 		URL: url, SecretToken: secret, AllowedUpdates: AllowedUpdates, MaxConnections: 1,

@@ -37,7 +37,7 @@ func TestChatHygiene(t *testing.T) {
 		e.waitReply(t, c.ID, 2, "FIRING")
 	}
 	e.fake.InjectMessage(stopper, alice, "/stop")
-	e.waitReply(t, stopper.ID, 3, "Unsubscribed from 1 route")
+	e.waitReply(t, stopper.ID, 3, "Unsubscribed (1 subscription(s) ended)")
 	waitMetric(t, s, `alertgram_subscriptions{route="oncall"} 2`)
 
 	e.fake.Block(blocker.ID)

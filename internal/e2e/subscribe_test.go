@@ -125,6 +125,14 @@ func TestDeepLinkSubscriptions(t *testing.T) {
 func testDeepLinks(t *testing.T, mode string) {
 	e := newSubEnv(t, mode)
 	s := e.start(t)
+	e.fake.WaitCalls(t, "setMyCommands", 1, 20*time.Second)
+	var menu []string
+	for _, c := range e.fake.Commands("default", "") {
+		menu = append(menu, c.Command)
+	}
+	if got := strings.Join(menu, " "); got != "start stop status help" {
+		t.Errorf("command menu %q", got)
+	}
 	_, privateTok := e.link(t)
 	_, groupTok := e.link(t, "--group")
 	_, topicTok := e.link(t, "--group", "--ttl", "1h")

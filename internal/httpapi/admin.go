@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -59,6 +60,10 @@ func createLink(d Deps) gin.HandlerFunc {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			abort(c, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+			return
+		}
+		if dec.More() || dec.Decode(&struct{}{}) != io.EOF {
+			abort(c, http.StatusBadRequest, "invalid JSON body: data after the JSON object")
 			return
 		}
 		if !d.Routes(req.Route) {

@@ -34,6 +34,7 @@ var sqliteDialect = dialect{
 		"{{bool}}", "INTEGER", // 0 or 1; TRUE and FALSE are 1 and 0
 		"{{blob}}", "BLOB",
 		"{{time}}", "INTEGER", // Unix microseconds, UTC
+		"{{now}}", "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
 		"{{strict}}", " STRICT",
 	),
 	timeArg: func(t time.Time) any { return t.UnixMicro() },
@@ -47,6 +48,7 @@ var postgresDialect = dialect{
 		"{{bool}}", "BOOLEAN",
 		"{{blob}}", "BYTEA",
 		"{{time}}", "TIMESTAMPTZ",
+		"{{now}}", "now()",
 		"{{strict}}", "",
 	),
 	skipLocked:     "FOR UPDATE SKIP LOCKED",

@@ -12,8 +12,9 @@ import (
 // applied step is never edited. Statements use type tokens that each dialect
 // replaces: {{pk}} (auto-increment 64-bit primary key), {{int64}}, {{bool}}
 // (written as a Go bool or TRUE/FALSE), {{blob}}, {{time}} (read with
-// scanTime, written with dialect.ts) and {{strict}} at the end of CREATE
-// TABLE (SQLite STRICT tables).
+// scanTime, written with dialect.ts), {{now}} (the current time as a
+// {{time}} value) and {{strict}} at the end of CREATE TABLE (SQLite STRICT
+// tables).
 type migration struct {
 	version int
 	name    string
@@ -85,6 +86,21 @@ var migrations = []migration{
 			value {{int64}} NOT NULL
 		){{strict}}`,
 		`INSERT INTO bot_state (name, value) VALUES ('last_update_id', 0)`,
+	}},
+	// The Telegram updates the bot handled recently, replacing the update
+	// cursor of bot_state: after a week without updates Telegram restarts
+	// update ids at a random value, which a cursor would take for old
+	// updates. The cursor's update is carried over as handled (it may be
+	// the last one handled and not yet confirmed); bot_state goes.
+	{version: 3, name: "handled_updates", stmts: []string{
+		`CREATE TABLE handled_updates (
+			update_id {{int64}} PRIMARY KEY,
+			handled_at {{time}} NOT NULL
+		){{strict}}`,
+		`CREATE INDEX handled_updates_handled_at ON handled_updates (handled_at)`,
+		`INSERT INTO handled_updates (update_id, handled_at)
+			SELECT value, {{now}} FROM bot_state WHERE name = 'last_update_id' AND value > 0`,
+		`DROP TABLE bot_state`,
 	}},
 }
 

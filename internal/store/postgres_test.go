@@ -126,6 +126,18 @@ func TestPostgresReopenAndConcurrentMigrations(t *testing.T) {
 	}
 }
 
+func TestPostgresUpgradeCarriesOverUpdateCursor(t *testing.T) {
+	dsn := postgresSchema(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testUpgradeCarriesOverUpdateCursor(t, db, postgresDialect,
+		func() Store { return openPostgresStore(t, dsn, discardLogger()) },
+		`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'bot_state'`)
+}
+
 // Two stores on one schema stand for two replicas.
 func TestPostgresRedeemAcrossStores(t *testing.T) {
 	dsn := postgresSchema(t)

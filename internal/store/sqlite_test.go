@@ -93,15 +93,19 @@ func TestSQLiteReopenKeepsSubscriptions(t *testing.T) {
 	sub := redeem(t, s, used.Token, Subscription{ChatID: -100, ThreadID: 3, ChatTitle: "Ops", CreatedBy: "@alice (1)"})
 	gone := subscribe(t, s, 9, 0, "oncall")
 	unsubscribe(t, s, 9, 0, true, "")
-	if err := s.SetLastUpdateID(t.Context(), 77); err != nil {
-		t.Fatal(err)
-	}
+	markHandled(t, s, 77, t0)
+	markHandled(t, s, 5, t0.Add(-time.Hour))
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 
 	s = openSQLiteAt(t, path)
-	wantLastUpdateID(t, s, 77)
+	wantHandled(t, s, 77, true)
+	wantHandled(t, s, 5, true)
+	wantHandled(t, s, 76, false)
+	wantPruned(t, s, t0, 1) // the times survived too
+	wantHandled(t, s, 5, false)
+	wantHandled(t, s, 77, true)
 	wantActive(t, s, "oncall", sub)
 	wantSubCounts(t, s, map[string]int{"oncall": 1})
 	for token, want := range map[string]error{used.Token: ErrTokenUsed, expired.Token: ErrTokenExpired, "nope": ErrTokenUnknown} {
@@ -148,12 +152,24 @@ func TestSQLiteUpgradeFromOutboxSchema(t *testing.T) {
 
 	s := openSQLiteAt(t, path)
 	wantCounts(t, s, 0, 0, 0, 1)
-	wantLastUpdateID(t, s, 0)
+	wantHandled(t, s, 0, false) // the fresh cursor carried nothing over
+	wantPruned(t, s, time.Now().Add(time.Hour), 0)
 	subscribe(t, s, 1, 0, "oncall")
 	wantSubCounts(t, s, map[string]int{"oncall": 1})
 	if n := countRows(t, path, "schema_migrations"); n != len(migrations) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(migrations))
 	}
+}
+
+func TestSQLiteUpgradeCarriesOverUpdateCursor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testUpgradeCarriesOverUpdateCursor(t, db, sqliteDialect, func() Store { return openSQLiteAt(t, path) },
+		`SELECT COUNT(*) FROM sqlite_schema WHERE name = 'bot_state'`)
 }
 
 // Two stores on one file stand for two processes (say `alertgram link`

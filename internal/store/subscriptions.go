@@ -42,9 +42,10 @@ type Subscription struct {
 	Active    bool
 }
 
-// Subscriptions is the persistence of deep-link subscriptions and of the bot's
-// update cursor. A (chat, thread, route) has at most one subscription:
-// subscribing again replaces its matchers and reactivates it.
+// Subscriptions is the persistence of deep-link subscriptions and of the
+// Telegram updates the bot handled recently. A (chat, thread, route) has at
+// most one subscription: subscribing again replaces its matchers and
+// reactivates it.
 type Subscriptions interface {
 	// CreateLinkToken stores a new token.
 	CreateLinkToken(ctx context.Context, t LinkToken) error
@@ -69,10 +70,16 @@ type Subscriptions interface {
 	// MigrateChat moves every subscription of a group to its new supergroup
 	// id and returns how many moved.
 	MigrateChat(ctx context.Context, from, to int64) (int, error)
-	// LastUpdateID returns the highest Telegram update_id handled (0 if none).
-	LastUpdateID(ctx context.Context) (int64, error)
-	// SetLastUpdateID records id as handled if it is higher than the stored one.
-	SetLastUpdateID(ctx context.Context, id int64) error
+	// UpdateHandled reports whether MarkUpdateHandled recorded the Telegram
+	// update updateID (and PruneHandledUpdates has not deleted it since).
+	UpdateHandled(ctx context.Context, updateID int64) (bool, error)
+	// MarkUpdateHandled records the update updateID as handled at at.
+	// Recording an id again is not an error; the record keeps the later of
+	// the two times.
+	MarkUpdateHandled(ctx context.Context, updateID int64, at time.Time) error
+	// PruneHandledUpdates deletes the records of updates handled before
+	// before (to the microsecond) and returns how many it deleted.
+	PruneHandledUpdates(ctx context.Context, before time.Time) (int, error)
 	// CountSubscriptions returns the number of active subscriptions per route.
 	CountSubscriptions(ctx context.Context) (map[string]int, error)
 }

@@ -13,9 +13,6 @@ import (
 // maxTokenLen is Telegram's limit on a deep-link start parameter.
 const maxTokenLen = 64
 
-// lastUpdateIDKey names the bot's update cursor in bot_state.
-const lastUpdateIDKey = "last_update_id"
-
 // CreateLinkToken rejects a token Telegram could not carry in a deep link
 // (1 to 64 of A-Z a-z 0-9 _ -), an empty route (Unsubscribe reads "" as
 // every route) and a missing expiry. A zero CreatedAt means now. UsedAt and
@@ -278,22 +275,35 @@ func (s *sqlStore) MigrateChat(ctx context.Context, from, to int64) (int, error)
 	return merged + moved, nil
 }
 
-func (s *sqlStore) LastUpdateID(ctx context.Context) (int64, error) {
-	var id int64
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM bot_state WHERE name = $1`, lastUpdateIDKey).Scan(&id)
-	if err != nil {
-		return 0, wrapErr("last update id", err)
+func (s *sqlStore) UpdateHandled(ctx context.Context, updateID int64) (bool, error) {
+	var one int
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM handled_updates WHERE update_id = $1`, updateID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	return id, nil
+	if err != nil {
+		return false, wrapErr("update handled", err)
+	}
+	return true, nil
 }
 
-// SetLastUpdateID compares in the UPDATE, so concurrent callers cannot move
-// the cursor back: PostgreSQL re-checks the condition on the row it waited
-// for.
-func (s *sqlStore) SetLastUpdateID(ctx context.Context, id int64) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE bot_state SET value = $2 WHERE name = $1 AND value < $2`,
-		lastUpdateIDKey, id)
-	return wrapErr("set last update id", err)
+// MarkUpdateHandled is one upsert, so concurrent callers marking the same id
+// (PostgreSQL replicas) cannot fail on the primary key, and the record's time
+// only moves forward.
+func (s *sqlStore) MarkUpdateHandled(ctx context.Context, updateID int64, at time.Time) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO handled_updates (update_id, handled_at) VALUES ($1, $2)
+		ON CONFLICT (update_id) DO UPDATE SET handled_at = excluded.handled_at
+		WHERE handled_updates.handled_at < excluded.handled_at`,
+		updateID, s.d.ts(at))
+	return wrapErr("mark update handled", err)
+}
+
+func (s *sqlStore) PruneHandledUpdates(ctx context.Context, before time.Time) (int, error) {
+	n, err := execCount(ctx, s.write, `DELETE FROM handled_updates WHERE handled_at < $1`, s.d.ts(before))
+	if err != nil {
+		return 0, wrapErr("prune handled updates", err)
+	}
+	return n, nil
 }
 
 // CountSubscriptions has no key for a route without active subscriptions.
