@@ -21,6 +21,7 @@ import (
 	"github.com/alertgram/alertgram/internal/config"
 	"github.com/alertgram/alertgram/internal/dispatch"
 	"github.com/alertgram/alertgram/internal/httpapi"
+	"github.com/alertgram/alertgram/internal/ratelimit"
 	"github.com/alertgram/alertgram/internal/render"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
@@ -68,7 +69,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 		}
 	}()
 	a.bot = bot.New(a.client, a.store, bot.Options{}, logger, reg)
-	a.dispatcher = dispatch.New(dispatch.Config{Owner: cfg.InstanceID, Routes: routeSpecs(cfg)},
+	a.dispatcher = dispatch.New(dispatch.Config{
+		Owner: cfg.InstanceID, Routes: routeSpecs(cfg), DedupeWindow: cfg.Delivery.DedupeWindow,
+		Pacer: ratelimit.New(pacingLimits(cfg.Delivery), ratelimit.RealClock()),
+	},
 		a.store, recipients(cfg, a.store, logger), renderer, a.client, a.chatEvents(), logger, reg)
 	reg.MustRegister(newOutboxCollector(a.store), newSubscriptionCollector(a.store))
 
@@ -265,9 +269,18 @@ func (a *App) checkReady(ctx context.Context) error {
 func routeSpecs(cfg *config.Config) map[string]dispatch.RouteSpec {
 	specs := make(map[string]dispatch.RouteSpec, len(cfg.Routes))
 	for _, r := range cfg.Routes {
-		specs[r.Name] = dispatch.RouteSpec{ParseMode: render.Mode(r.ParseMode), Template: r.Template, SendResolved: r.SendsResolved()}
+		specs[r.Name] = dispatch.RouteSpec{
+			ParseMode: render.Mode(r.ParseMode), Template: r.Template,
+			SendResolved: r.SendsResolved(), SilentSeverities: r.SilentSeverities,
+		}
 	}
 	return specs
+}
+
+// pacingLimits turns the delivery config into the limiter's windows.
+func pacingLimits(d config.Delivery) ratelimit.Limits {
+	w := func(r config.Rate) ratelimit.Window { return ratelimit.Window{Max: r.Count, Per: r.Per} }
+	return ratelimit.Limits{PerChat: w(d.PerChat), PerGroup: w(d.PerGroup), Global: w(d.Global), Margin: d.Margin}
 }
 
 func webhookAuth(w config.WebhookAuth) httpapi.Auth {

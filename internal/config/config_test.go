@@ -140,6 +140,7 @@ func TestFullConfig(t *testing.T) {
 			WebhookSecret: "full-webhook-secret_0123",
 		},
 		Alertmanager: Alertmanager{URL: "http://alertmanager.internal:9093"},
+		Delivery:     defaultDelivery(),
 		WebhookAuth:  WebhookAuth{BasicAuth: &BasicAuth{Username: "alertmanager", Password: "full-basic-password"}},
 		Routes: []Route{{
 			Name:         "oncall",
@@ -184,6 +185,7 @@ func TestMinimalConfigDefaults(t *testing.T) {
 		Log:          Log{Level: "info", Format: "text"},
 		Telegram:     Telegram{Token: testToken, APIURL: "https://api.telegram.org", Updates: UpdatesPolling},
 		Alertmanager: Alertmanager{URL: "http://127.0.0.1:9093"},
+		Delivery:     defaultDelivery(),
 		Routes:       []Route{{Name: "oncall", ParseMode: ParseModeHTML, Template: "default"}},
 		Dir:          dir,
 	}

@@ -116,6 +116,7 @@ func defaults(hostname func() (string, error)) *Config {
 		Log:          Log{Level: "info", Format: "text"},
 		Telegram:     Telegram{APIURL: DefaultAPIURL, Updates: UpdatesPolling},
 		Alertmanager: Alertmanager{URL: DefaultAlertmanager},
+		Delivery:     defaultDelivery(),
 	}
 }
 

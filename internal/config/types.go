@@ -22,6 +22,7 @@ type Config struct {
 	Alertmanager Alertmanager `yaml:"alertmanager"`
 	WebhookAuth  WebhookAuth  `yaml:"webhook_auth"`
 	Admin        Admin        `yaml:"admin"`
+	Delivery     Delivery     `yaml:"delivery"`
 	Routes       []Route      `yaml:"routes"`
 
 	// Dir is the directory of the config file; relative paths were resolved
@@ -99,6 +100,10 @@ type Route struct {
 	Template     string    `yaml:"template"`
 	SendResolved *bool     `yaml:"send_resolved"` // nil means true; use SendsResolved
 	Buttons      []string  `yaml:"buttons"`       // ack | silence
+	// SilentSeverities are severity label values whose messages arrive
+	// without sound (disable_notification), e.g. [warning, info].
+	// Resolved messages are always silent.
+	SilentSeverities []string `yaml:"silent_severities"`
 }
 
 // ChatRef is a static chat: a chat id, optionally with a forum topic. In YAML

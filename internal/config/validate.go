@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 const (
@@ -64,6 +65,7 @@ func (c *Config) Validate() error {
 	p.httpURL("alertmanager.url", c.Alertmanager.URL)
 	p.webhookAuth(&c.WebhookAuth)
 	p.routes(c.Routes)
+	p.delivery(c.Delivery)
 	return errors.Join(p...)
 }
 
@@ -196,6 +198,20 @@ func (p *problems) routes(routes []Route) {
 		}
 		p.buttons(key+".buttons", r.Buttons)
 		p.chats(key+".chats", r.Chats)
+		for j, sev := range r.SilentSeverities {
+			if strings.TrimSpace(sev) == "" {
+				p.addf(indexKey(key+".silent_severities", j), "must not be empty")
+			}
+		}
+	}
+}
+
+func (p *problems) delivery(d Delivery) {
+	if d.Margin < 0 || d.Margin > 10*time.Second {
+		p.addf("delivery.margin", "%v is outside 0s..10s", d.Margin)
+	}
+	if d.DedupeWindow < 0 || d.DedupeWindow > 24*time.Hour {
+		p.addf("delivery.dedupe_window", "%v is outside 0s..24h", d.DedupeWindow)
 	}
 }
 

@@ -1,13 +1,16 @@
-// Package dispatch consumes the durable outbox: it routes each accepted
-// notification to its chats (one delivery per chat, in one transaction),
-// renders it and sends it to Telegram, and marks a delivery done only after
-// Telegram accepted it. Nothing accepted is dropped: failures are retried
-// with backoff, and a message Telegram cannot parse is resent as plain text.
+// Package dispatch consumes the durable outbox. Routing turns each accepted
+// notification into one delivery per chat (in one transaction); one worker
+// per chat then sends them, paced under Telegram's limits. A worker merges
+// what piled up for its chat: a newer state of an alert group supersedes an
+// older unsent one, and several groups become one digest message. A group
+// that resolves edits its original message. A delivery is marked done only
+// after Telegram accepted it; nothing accepted is dropped.
 package dispatch
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -32,12 +35,33 @@ type Outbox interface {
 	RetryDelivery(ctx context.Context, id int64, next time.Time, lastErr string) error
 	FailDelivery(ctx context.Context, id int64, reason string) error
 	RetargetDeliveries(ctx context.Context, from, to int64) (int, error)
+	store.Lifecycle
 }
 
-// Sender sends one message to Telegram.
+// Sender is the part of the Bot API the dispatcher uses.
 type Sender interface {
 	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
+	EditMessageText(ctx context.Context, p telegram.EditMessageTextParams) (telegram.Message, error)
 }
+
+// Pacer keeps sends inside Telegram's limits (internal/ratelimit).
+type Pacer interface {
+	// Wait blocks until a send to chatID may start and records it.
+	Wait(ctx context.Context, chatID int64) error
+	// Pause forbids sends to chatID until t (429 retry_after).
+	Pause(chatID int64, until time.Time)
+	// PauseAll forbids all sends until t (429s across chats).
+	PauseAll(until time.Time)
+}
+
+// NoPacing is a Pacer that never waits; for tests that are not about pacing.
+var NoPacing Pacer = noPacing{}
+
+type noPacing struct{}
+
+func (noPacing) Wait(ctx context.Context, _ int64) error { return ctx.Err() }
+func (noPacing) Pause(int64, time.Time)                  {}
+func (noPacing) PauseAll(time.Time)                      {}
 
 // Recipients resolves the chats a notification for route goes to.
 type Recipients func(ctx context.Context, route string, g *alert.Group) ([]store.Target, error)
@@ -49,19 +73,23 @@ type ChatEvents struct {
 	Migrated func(ctx context.Context, from, to int64)              // group upgraded to supergroup
 }
 
-// RouteSpec is how one route's messages look.
+// RouteSpec is how one route's messages look and sound.
 type RouteSpec struct {
-	ParseMode    render.Mode
-	Template     string
-	SendResolved bool
+	ParseMode        render.Mode
+	Template         string
+	SendResolved     bool
+	SilentSeverities []string
 }
 
 // Config tunes the dispatcher. Zero values take the defaults.
 type Config struct {
 	Owner        string // lease owner: stable across restarts of this instance
 	Routes       map[string]RouteSpec
-	BatchSize    int           // deliveries claimed per round; default 100
-	Lease        time.Duration // how long a claim lasts; default 2m
+	Pacer        Pacer         // default NoPacing; the app passes a ratelimit.Limiter
+	DedupeWindow time.Duration // 0: no deduplication of identical notifications
+	MaxWorkers   int           // chats sent to concurrently; default 1000
+	ChatBatch    int           // deliveries one chat worker holds; default 500
+	Lease        time.Duration // how long a claim lasts; default 10m
 	SendTimeout  time.Duration // per Telegram call; default 30s
 	PollInterval time.Duration // how often due retries are looked for; default 500ms
 	MaxBackoff   time.Duration // cap of the retry backoff; default 5m
@@ -69,23 +97,26 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.BatchSize == 0 {
-		c.BatchSize = 100
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
 	}
-	if c.Lease == 0 {
-		c.Lease = 2 * time.Minute
+	if c.MaxWorkers == 0 {
+		c.MaxWorkers = 1000
 	}
-	if c.SendTimeout == 0 {
-		c.SendTimeout = 30 * time.Second
+	if c.ChatBatch == 0 {
+		c.ChatBatch = 500
 	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 500 * time.Millisecond
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 5 * time.Minute
-	}
+	def(&c.Lease, 10*time.Minute)
+	def(&c.SendTimeout, 30*time.Second)
+	def(&c.PollInterval, 500*time.Millisecond)
+	def(&c.MaxBackoff, 5*time.Minute)
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Pacer == nil {
+		c.Pacer = NoPacing
 	}
 }
 
@@ -100,9 +131,11 @@ type Dispatcher struct {
 	log        *slog.Logger
 	metrics    *metrics
 	wake       chan struct{}
+	throttle   *throttleWatch
 
-	mu     sync.Mutex
-	paused map[int64]time.Time // chat → no sends before (429 retry_after)
+	mu      sync.Mutex
+	workers map[int64]struct{} // chats with a running worker
+	wg      sync.WaitGroup
 }
 
 // New builds a dispatcher; Run starts it.
@@ -110,24 +143,35 @@ func New(cfg Config, out Outbox, rec Recipients, r *render.Renderer, s Sender, e
 	cfg.defaults()
 	return &Dispatcher{
 		cfg: cfg, outbox: out, recipients: rec, renderer: r, sender: s, events: ev,
-		log:     l.With("component", "dispatch"),
-		metrics: newMetrics(reg),
-		wake:    make(chan struct{}, 1),
-		paused:  map[int64]time.Time{},
+		log:      l.With("component", "dispatch"),
+		metrics:  newMetrics(reg),
+		wake:     make(chan struct{}, 1),
+		throttle: newThrottleWatch(),
+		workers:  map[int64]struct{}{},
 	}
 }
 
 // Enqueue durably accepts g: it returns nil only after the notification is
-// committed to the outbox, then wakes the consumer.
+// committed to the outbox (or recognised as a copy of one accepted within
+// the dedupe window), then wakes the consumer.
 func (d *Dispatcher) Enqueue(ctx context.Context, g *alert.Group) error {
 	payload, err := json.Marshal(g)
 	if err != nil {
 		return fmt.Errorf("encoding notification: %w", err)
 	}
-	_, err = d.outbox.AddNotification(ctx, store.Notification{
+	n := store.Notification{
 		Source: string(g.Source), Route: g.Route, GroupKey: g.GroupKey,
 		Payload: payload, ReceivedAt: d.cfg.Now(),
-	})
+	}
+	if d.cfg.DedupeWindow > 0 {
+		n.DedupeKey, n.DedupeWindow = g.DedupeKey(), d.cfg.DedupeWindow
+	}
+	_, err = d.outbox.AddNotification(ctx, n)
+	if errors.Is(err, store.ErrDuplicate) {
+		d.metrics.duplicates.Inc()
+		d.log.Debug("duplicate notification accepted and dropped", "route", g.Route, "group_key", g.GroupKey)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -142,9 +186,9 @@ func (d *Dispatcher) poke() {
 	}
 }
 
-// Run consumes the outbox until ctx is cancelled. In-flight sends finish
-// (bounded by SendTimeout); claims not yet sent are released so that the
-// next start, or another replica, sends them.
+// Run consumes the outbox until ctx is cancelled. Workers finish the send
+// under way (bounded by SendTimeout) and record it; claims not yet sent are
+// released so the next start, or another replica, sends them.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if err := d.outbox.ReleaseClaims(ctx, d.cfg.Owner); err != nil {
 		return fmt.Errorf("releasing earlier claims: %w", err)
@@ -153,9 +197,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		d.routePending(ctx)
-		d.deliverDue(ctx)
+		d.schedule(ctx)
 		select {
 		case <-ctx.Done():
+			d.wg.Wait()
 			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err := d.outbox.ReleaseClaims(release, d.cfg.Owner); err != nil {
@@ -170,8 +215,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // routePending turns unrouted notifications into deliveries.
 func (d *Dispatcher) routePending(ctx context.Context) {
+	const batch = 500
 	for ctx.Err() == nil {
-		ns, err := d.outbox.UnroutedNotifications(ctx, d.cfg.BatchSize)
+		ns, err := d.outbox.UnroutedNotifications(ctx, batch)
 		if err != nil {
 			d.logStoreErr(ctx, "listing unrouted notifications", err)
 			return
@@ -179,7 +225,7 @@ func (d *Dispatcher) routePending(ctx context.Context) {
 		for _, n := range ns {
 			d.route(ctx, n)
 		}
-		if len(ns) < d.cfg.BatchSize {
+		if len(ns) < batch {
 			return
 		}
 	}
@@ -195,13 +241,12 @@ func (d *Dispatcher) route(ctx context.Context, n store.Notification) {
 		_ = d.outbox.RouteNotification(ctx, n.ID, nil)
 		return
 	}
-	var targets []store.Target
-	if d.wants(n.Route, &g) {
-		var err error
-		if targets, err = d.recipients(ctx, n.Route, &g); err != nil {
-			d.logStoreErr(ctx, "resolving recipients", err)
-			return // stays unrouted; retried next round
-		}
+	// Resolved notifications are routed even where send_resolved is off:
+	// they still edit the original message; the worker decides.
+	targets, err := d.recipients(ctx, n.Route, &g)
+	if err != nil {
+		d.logStoreErr(ctx, "resolving recipients", err)
+		return // stays unrouted; retried next round
 	}
 	if err := d.outbox.RouteNotification(ctx, n.ID, targets); err != nil {
 		d.logStoreErr(ctx, "routing notification", err)
@@ -210,12 +255,6 @@ func (d *Dispatcher) route(ctx context.Context, n store.Notification) {
 	if len(targets) == 0 {
 		l.Info("notification has no recipients", "status", g.Status)
 	}
-}
-
-// wants reports whether a route sends g at all: resolved notifications only
-// go where send_resolved is on.
-func (d *Dispatcher) wants(route string, g *alert.Group) bool {
-	return g.Status != alert.StatusResolved || d.spec(route).SendResolved
 }
 
 func (d *Dispatcher) spec(route string) RouteSpec {

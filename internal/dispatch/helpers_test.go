@@ -59,6 +59,11 @@ func (f senderFunc) SendMessage(ctx context.Context, p telegram.SendMessageParam
 	return f(ctx, p)
 }
 
+// EditMessageText is not used by the tests that wrap the sender.
+func (f senderFunc) EditMessageText(context.Context, telegram.EditMessageTextParams) (telegram.Message, error) {
+	return telegram.Message{}, fmt.Errorf("senderFunc: editMessageText not supported")
+}
+
 // spyOutbox is the real store with hooks: it records the retries the
 // dispatcher schedules and can run a function after each claim.
 type spyOutbox struct {
@@ -90,6 +95,17 @@ func (s *spyOutbox) ClaimDeliveries(ctx context.Context, owner string, now, leas
 	hook := s.afterClaim
 	s.mu.Unlock()
 	if hook != nil {
+		hook(ds)
+	}
+	return ds, err
+}
+
+func (s *spyOutbox) ClaimChatDeliveries(ctx context.Context, owner string, chat int64, now, leaseUntil time.Time, limit int) ([]store.Delivery, error) {
+	ds, err := s.Store.ClaimChatDeliveries(ctx, owner, chat, now, leaseUntil, limit)
+	s.mu.Lock()
+	hook := s.afterClaim
+	s.mu.Unlock()
+	if hook != nil && len(ds) > 0 {
 		hook(ds)
 	}
 	return ds, err

@@ -10,17 +10,37 @@ import (
 )
 
 type metrics struct {
-	sent      prometheus.Counter
-	errors    *prometheus.CounterVec
-	fallbacks prometheus.Counter
-	latency   prometheus.Histogram
+	sent       *prometheus.CounterVec
+	edits      prometheus.Counter
+	coalesced  *prometheus.CounterVec
+	duplicates prometheus.Counter
+	errors     *prometheus.CounterVec
+	throttled  prometheus.Counter
+	fallbacks  prometheus.Counter
+	latency    prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		sent: prometheus.NewCounter(prometheus.CounterOpts{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alertgram_messages_sent_total",
-			Help: "Messages Telegram accepted.",
+			Help: "Messages Telegram accepted, by kind (single, digest, resolved_reply).",
+		}, []string{"kind"}),
+		edits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alertgram_message_edits_total",
+			Help: "Messages edited in place (a group resolved).",
+		}),
+		coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertgram_notifications_coalesced_total",
+			Help: "Notifications that needed no message of their own: superseded by a newer state of their group, or merged into a digest.",
+		}, []string{"how"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alertgram_notifications_deduplicated_total",
+			Help: "Identical notifications (Alertmanager HA peers, retries) accepted and dropped within the dedupe window.",
+		}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alertgram_telegram_429_total",
+			Help: "Telegram 429 Too Many Requests answers.",
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alertgram_telegram_errors_total",
@@ -37,15 +57,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sent, m.errors, m.fallbacks, m.latency)
+		reg.MustRegister(m.sent, m.edits, m.coalesced, m.duplicates, m.errors, m.throttled, m.fallbacks, m.latency)
 	}
 	return m
 }
 
 func (m *metrics) observeResult(err error) {
 	if err == nil {
-		m.sent.Inc()
 		return
+	}
+	if telegram.IsTooManyRequests(err) {
+		m.throttled.Inc()
 	}
 	code := 0
 	var apiErr *telegram.APIError

@@ -137,10 +137,19 @@ func TestAlertmanagerToTelegram(t *testing.T) {
 		group[i].EndsAt = time.Now().Add(-time.Second).UTC()
 	}
 	am.PostAlerts(t, group...)
+	// The group's message is edited in place to its resolved form, and a
+	// short, silent reply is threaded to it.
 	third := waitChats(t, fake, 3, chatMarkdown, chatHTML, chatTopic)
 	for chat, m := range third {
-		if text := m[2].ParsedText; !strings.Contains(text, "RESOLVED: HighLatency") || strings.Count(text, "Resolved ") != 3 {
-			t.Errorf("chat %d: resolved message:\n%s", chat, text)
+		original := m[1]
+		reply := m[2]
+		if !strings.Contains(reply.ParsedText, "RESOLVED: HighLatency") || reply.ReplyTo != original.MessageID || !reply.DisableNotification {
+			t.Errorf("chat %d: resolved reply %q (reply to %d, silent %v), want a silent reply to %d",
+				chat, reply.ParsedText, reply.ReplyTo, reply.DisableNotification, original.MessageID)
+		}
+		edit := lastEdit(fake, chat, original.MessageID)
+		if !strings.Contains(edit, "RESOLVED: HighLatency") || strings.Count(edit, "Resolved ") != 3 {
+			t.Errorf("chat %d: original message %d edited to:\n%s", chat, original.MessageID, edit)
 		}
 	}
 	s.stop(t)
@@ -159,4 +168,15 @@ func waitChats(t *testing.T, fake *testutil.Telegram, n int, chats ...int64) map
 		out[c] = fake.WaitMessagesIn(t, c, n, time.Until(deadline))
 	}
 	return out
+}
+
+// lastEdit returns the parsed text of the last edit of a message ("" if none).
+func lastEdit(fake *testutil.Telegram, chat, messageID int64) string {
+	text := ""
+	for _, e := range fake.Edits() {
+		if e.ChatID == chat && e.MessageID == messageID {
+			text = e.ParsedText
+		}
+	}
+	return text
 }

@@ -226,14 +226,24 @@ func (r *Renderer) try(t *template.Template, entry string, d *Data, n int, mode 
 		return Message{}, 0, fmt.Errorf("template %q: %w", entry, err)
 	}
 	text := b.String()
-	length, err := tgmarkup.Length(string(mode), text)
+	length, err := measure(mode, text)
 	if err != nil {
-		return Message{}, 0, fmt.Errorf("template %q produced invalid %s: %w", entry, modeName(mode), err)
-	}
-	if length == 0 {
-		return Message{}, 0, fmt.Errorf("template %q produced an empty message", entry)
+		return Message{}, 0, fmt.Errorf("template %q: %w", entry, err)
 	}
 	return Message{Text: text, ParseMode: mode, Shown: len(view.Alerts), Omitted: view.OmittedAlerts}, length, nil
+}
+
+// measure returns the length Telegram will count for text, or an error if
+// Telegram would reject it as invalid markup or an empty message.
+func measure(mode Mode, text string) (int, error) {
+	length, err := tgmarkup.Length(string(mode), text)
+	if err != nil {
+		return 0, fmt.Errorf("produced invalid %s: %w", modeName(mode), err)
+	}
+	if length == 0 {
+		return 0, fmt.Errorf("produced an %w", errEmpty)
+	}
+	return length, nil
 }
 
 func modeName(m Mode) string {

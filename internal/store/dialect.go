@@ -13,9 +13,16 @@ type dialect struct {
 	name string
 	// ddl replaces the type tokens used in migrations, see migrate.go.
 	ddl *strings.Replacer
-	// skipLocked ends the row selection of ClaimDeliveries. SQLite needs
+	// skipLocked ends the row selection of the claims (claimSQL). SQLite needs
 	// nothing: its writer transactions are serialised (BEGIN IMMEDIATE).
 	skipLocked string
+	// chatClaimHint follows the table in ClaimChatDeliveries' selection.
+	// SQLite has no statistics unless ANALYZE runs, and without them it
+	// prefers deliveries_chat_due, which matches more of the conditions,
+	// then sorts every due delivery of the chat (87 ms a claim for a chat
+	// with 200,000; 0.7 ms in notification order). PostgreSQL, analysed by
+	// autovacuum, picks deliveries_chat_order by itself.
+	chatClaimHint string
 	// lockMigrations runs first in the migration transaction to serialise
 	// migrating processes; "" when BEGIN already does.
 	lockMigrations string
@@ -37,7 +44,8 @@ var sqliteDialect = dialect{
 		"{{now}}", "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
 		"{{strict}}", " STRICT",
 	),
-	timeArg: func(t time.Time) any { return t.UnixMicro() },
+	chatClaimHint: " INDEXED BY deliveries_chat_order",
+	timeArg:       func(t time.Time) any { return t.UnixMicro() },
 }
 
 var postgresDialect = dialect{

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -14,11 +15,14 @@ import (
 // (written as a Go bool or TRUE/FALSE), {{blob}}, {{time}} (read with
 // scanTime, written with dialect.ts), {{now}} (the current time as a
 // {{time}} value) and {{strict}} at the end of CREATE TABLE (SQLite STRICT
-// tables).
+// tables). Where the dialects cannot share a statement (SQLite cannot alter
+// a constraint), byDialect holds each dialect's own, keyed by dialect name;
+// they run after stmts.
 type migration struct {
-	version int
-	name    string
-	stmts   []string
+	version   int
+	name      string
+	stmts     []string
+	byDialect map[string][]string
 }
 
 var migrations = []migration{
@@ -102,6 +106,81 @@ var migrations = []migration{
 			SELECT value, {{now}} FROM bot_state WHERE name = 'last_update_id' AND value > 0`,
 		`DROP TABLE bot_state`,
 	}},
+	// Deliveries gain the state superseded. PostgreSQL swaps the CHECK
+	// constraint; SQLite rebuilds the table (its documented way to change a
+	// constraint), keeping ids, the AUTOINCREMENT high-water mark (so ids
+	// are still never reused) and the indexes.
+	{version: 4, name: "superseded", byDialect: map[string][]string{
+		"postgres": {
+			`ALTER TABLE deliveries DROP CONSTRAINT deliveries_state_check`,
+			`ALTER TABLE deliveries ADD CONSTRAINT deliveries_state_check
+				CHECK (state IN ('pending', 'delivered', 'failed', 'superseded'))`,
+		},
+		"sqlite": {
+			`CREATE TABLE deliveries_v4 (
+				id {{pk}},
+				notification_id {{int64}} NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+				chat_id {{int64}} NOT NULL,
+				thread_id {{int64}} NOT NULL DEFAULT 0,
+				state TEXT NOT NULL DEFAULT 'pending'
+					CHECK (state IN ('pending', 'delivered', 'failed', 'superseded')),
+				attempts {{int64}} NOT NULL DEFAULT 0,
+				next_attempt_at {{time}} NOT NULL,
+				owner TEXT,
+				lease_until {{time}},
+				last_error TEXT NOT NULL DEFAULT '',
+				message_id {{int64}},
+				delivered_at {{time}},
+				UNIQUE (notification_id, chat_id, thread_id)
+			){{strict}}`,
+			`INSERT INTO deliveries_v4 (id, notification_id, chat_id, thread_id, state, attempts, next_attempt_at,
+				owner, lease_until, last_error, message_id, delivered_at)
+			SELECT id, notification_id, chat_id, thread_id, state, attempts, next_attempt_at,
+				owner, lease_until, last_error, message_id, delivered_at FROM deliveries`,
+			`DELETE FROM sqlite_sequence WHERE name = 'deliveries_v4'`,
+			`INSERT INTO sqlite_sequence (name, seq) SELECT 'deliveries_v4', seq FROM sqlite_sequence
+				WHERE name = 'deliveries'`,
+			`DROP TABLE deliveries`,
+			`ALTER TABLE deliveries_v4 RENAME TO deliveries`,
+			`CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 'pending'`,
+			`CREATE INDEX deliveries_pending_chat ON deliveries (chat_id) WHERE state = 'pending'`,
+			`CREATE INDEX deliveries_owner ON deliveries (owner) WHERE owner IS NOT NULL`,
+		},
+	}},
+	// Per-chat delivery, HA dedupe and message references.
+	//
+	// deliveries_chat_due serves PendingChats, which finds each chat's
+	// oldest due, unleased delivery in it without reading the table.
+	// deliveries_chat_order serves ClaimChatDeliveries (a chat's deliveries
+	// in notification order, with the columns that decide whether they are
+	// due) and whatever used deliveries_pending_chat, which it replaces.
+	//
+	// notification_dedupe keeps, per dedupe key, when the last notification
+	// accepted with that key was received (see AddNotification).
+	{version: 5, name: "lifecycle", stmts: []string{
+		`CREATE INDEX deliveries_chat_due ON deliveries (chat_id, next_attempt_at, lease_until)
+			WHERE state = 'pending'`,
+		`CREATE INDEX deliveries_chat_order ON deliveries (chat_id, notification_id, id, next_attempt_at, lease_until)
+			WHERE state = 'pending'`,
+		`DROP INDEX deliveries_pending_chat`,
+		`CREATE TABLE notification_dedupe (
+			dedupe_key TEXT PRIMARY KEY,
+			received_at {{time}} NOT NULL
+		){{strict}}`,
+		`CREATE INDEX notification_dedupe_received_at ON notification_dedupe (received_at)`,
+		`CREATE TABLE message_refs (
+			chat_id {{int64}} NOT NULL,
+			thread_id {{int64}} NOT NULL DEFAULT 0,
+			route TEXT NOT NULL,
+			group_key TEXT NOT NULL,
+			message_id {{int64}} NOT NULL,
+			status TEXT NOT NULL,
+			digest {{bool}} NOT NULL DEFAULT FALSE,
+			updated_at {{time}} NOT NULL,
+			PRIMARY KEY (chat_id, thread_id, route, group_key)
+		){{strict}}`,
+		`CREATE INDEX message_refs_updated_at ON message_refs (updated_at)`,
+	}},
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -147,7 +226,7 @@ func migrate(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error
 }
 
 func applyMigration(ctx context.Context, tx *sql.Tx, d dialect, m migration) error {
-	for _, stmt := range m.stmts {
+	for _, stmt := range slices.Concat(m.stmts, m.byDialect[d.name]) {
 		if _, err := tx.ExecContext(ctx, d.ddl.Replace(stmt)); err != nil {
 			return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
 		}

@@ -138,6 +138,24 @@ func TestPostgresUpgradeCarriesOverUpdateCursor(t *testing.T) {
 		`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'bot_state'`)
 }
 
+func TestPostgresUpgradeToLifecycle(t *testing.T) {
+	dsn := postgresSchema(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testUpgradeToLifecycle(t, db, postgresDialect, func() Store { return openPostgresStore(t, dsn, discardLogger()) },
+		`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'deliveries'`)
+}
+
+// Two stores on one schema stand for two replicas accepting the same
+// notification from two Alertmanager peers.
+func TestPostgresDedupeAcrossStores(t *testing.T) {
+	dsn := postgresSchema(t)
+	testDedupeRace(t, openPostgresStore(t, dsn, discardLogger()), openPostgresStore(t, dsn, discardLogger()))
+}
+
 // Two stores on one schema stand for two replicas.
 func TestPostgresRedeemAcrossStores(t *testing.T) {
 	dsn := postgresSchema(t)

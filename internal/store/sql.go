@@ -49,8 +49,59 @@ func (s *sqlStore) AddNotification(ctx context.Context, n Notification) (int64, 
 	if n.Payload == nil {
 		n.Payload = []byte{}
 	}
+	if n.DedupeKey == "" {
+		return s.insertNotification(ctx, s.write, n)
+	}
+	if n.DedupeWindow < 0 {
+		return 0, errors.New("store: add notification: negative dedupe window")
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, wrapErr("add notification", err)
+	}
+	defer tx.Rollback()
+	if err := s.claimDedupeKey(ctx, tx, n); err != nil {
+		return 0, err
+	}
+	id, err := s.insertNotification(ctx, tx, n)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: add notification: commit: %w", err)
+	}
+	return id, nil
+}
+
+// claimDedupeKey records n's DedupeKey as received at n.ReceivedAt unless a
+// notification with the key was received at or after the window's start,
+// in which case it returns ErrDuplicate. It is one upsert whose update is
+// conditional, so it is atomic in both databases: SQLite serialises
+// writers, and under PostgreSQL a racing transaction waits for the row the
+// first one inserted or updated, then evaluates the condition against the
+// committed row and changes nothing.
+func (s *sqlStore) claimDedupeKey(ctx context.Context, tx *sql.Tx, n Notification) error {
+	changed, err := execCount(ctx, tx, `INSERT INTO notification_dedupe (dedupe_key, received_at) VALUES ($1, $2)
+		ON CONFLICT (dedupe_key) DO UPDATE SET received_at = excluded.received_at
+		WHERE notification_dedupe.received_at < $3`,
+		n.DedupeKey, s.d.ts(n.ReceivedAt), s.d.ts(n.ReceivedAt.Add(-n.DedupeWindow)))
+	switch {
+	case err != nil:
+		return wrapErr("add notification: dedupe", err)
+	case changed == 0:
+		return ErrDuplicate
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx share for statements with rows.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *sqlStore) insertNotification(ctx context.Context, db querier, n Notification) (int64, error) {
 	var id int64
-	err := s.write.QueryRowContext(ctx, `INSERT INTO notifications (source, route, group_key, payload, received_at)
+	err := db.QueryRowContext(ctx, `INSERT INTO notifications (source, route, group_key, payload, received_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		n.Source, n.Route, n.GroupKey, n.Payload, s.d.ts(n.ReceivedAt)).Scan(&id)
 	if err != nil {
@@ -154,16 +205,24 @@ func (s *sqlStore) exists(ctx context.Context, table string, id int64, op string
 	return nil
 }
 
-// claimSQL leases the due rows; %s is the dialect's skipLocked. The
-// selection is MATERIALIZED so that PostgreSQL evaluates it (and takes its
-// row locks) exactly once, whatever plan it picks for the UPDATE.
+// claimSQL leases due rows of a claimScope; its last verb is the dialect's
+// skipLocked. Its arguments are owner, lease end, now, limit, then the
+// scope's. The selection is MATERIALIZED so that PostgreSQL evaluates it
+// (and takes its row locks) exactly once, whatever plan it picks for the
+// UPDATE.
 const claimSQL = `WITH due AS MATERIALIZED (
-	SELECT id FROM deliveries
-	WHERE state = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
-	ORDER BY next_attempt_at, id LIMIT $4 %s)
+	SELECT d.id FROM %s
+	WHERE d.state = 'pending' AND d.next_attempt_at <= $3 AND (d.lease_until IS NULL OR d.lease_until <= $3)%s
+	ORDER BY %s LIMIT $4 %s)
 UPDATE deliveries SET owner = $1, lease_until = $2, attempts = attempts + 1
 WHERE id IN (SELECT id FROM due)
 RETURNING id`
+
+// claimScope narrows a claim: from is deliveries as d (with an index hint
+// where a dialect needs one), where adds conditions (" AND …", whose
+// placeholders start at $5) and order is the selection order, in which
+// the claim also returns the deliveries.
+type claimScope struct{ from, where, order string }
 
 // selectDeliveries reads deliveries with their notification, in the order
 // of the Scan in deliveriesByID.
@@ -171,28 +230,44 @@ const selectDeliveries = `SELECT d.id, d.notification_id, n.source, n.route, n.g
 	n.payload, d.attempts, d.next_attempt_at, n.received_at, d.last_error
 	FROM deliveries d JOIN notifications n ON n.id = d.notification_id`
 
+// Orders of claims: oldest due first, or (for one chat) the order the
+// notifications were accepted in, so that a chat sees them in that order
+// even when an older one waited for a retry.
+const (
+	dueOrder          = "d.next_attempt_at, d.id"
+	notificationOrder = "d.notification_id, d.id"
+)
+
 func (s *sqlStore) ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Delivery, error) {
+	return s.claim(ctx, "claim deliveries", claimScope{from: "deliveries d", order: dueOrder}, owner, now, leaseUntil, limit)
+}
+
+// claim leases up to limit due rows of scope, whose conditions take args,
+// and returns them in the scope's order.
+func (s *sqlStore) claim(ctx context.Context, op string, scope claimScope, owner string, now, leaseUntil time.Time,
+	limit int, args ...any) ([]Delivery, error) {
 	if owner == "" {
-		return nil, errors.New("store: claim deliveries: empty owner")
+		return nil, fmt.Errorf("store: %s: empty owner", op)
 	}
 	if limit <= 0 {
 		return nil, nil
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: claim deliveries: %w", err)
+		return nil, wrapErr(op, err)
 	}
 	defer tx.Rollback()
-	ids, err := queryIDs(ctx, tx, fmt.Sprintf(claimSQL, s.d.skipLocked), owner, s.d.ts(leaseUntil), s.d.ts(now), limit)
+	query := fmt.Sprintf(claimSQL, scope.from, scope.where, scope.order, s.d.skipLocked)
+	ids, err := queryIDs(ctx, tx, query, append([]any{owner, s.d.ts(leaseUntil), s.d.ts(now), limit}, args...)...)
 	if err != nil || len(ids) == 0 {
-		return nil, wrapErr("claim deliveries", err)
+		return nil, wrapErr(op, err)
 	}
-	out, err := s.deliveriesByID(ctx, tx, ids)
+	out, err := s.deliveriesByID(ctx, tx, ids, scope.order)
 	if err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: claim deliveries: commit: %w", err)
+		return nil, fmt.Errorf("store: %s: commit: %w", op, err)
 	}
 	return out, nil
 }
@@ -214,20 +289,11 @@ func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]int
 	return ids, rows.Err()
 }
 
-// deliveriesByID reads the given deliveries with their notification, oldest
-// due first.
-func (s *sqlStore) deliveriesByID(ctx context.Context, tx *sql.Tx, ids []int64) ([]Delivery, error) {
-	var in strings.Builder
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		if i > 0 {
-			in.WriteString(", ")
-		}
-		in.WriteString("$" + strconv.Itoa(i+1))
-		args[i] = id
-	}
-	rows, err := tx.QueryContext(ctx, selectDeliveries+` WHERE d.id IN (`+in.String()+`)
-		ORDER BY d.next_attempt_at, d.id`, args...)
+// deliveriesByID reads the given deliveries with their notification in
+// order (columns of deliveries d).
+func (s *sqlStore) deliveriesByID(ctx context.Context, tx *sql.Tx, ids []int64, order string) ([]Delivery, error) {
+	in, args := inList(1, ids)
+	rows, err := tx.QueryContext(ctx, selectDeliveries+` WHERE d.id IN (`+in+`) ORDER BY `+order, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: read deliveries: %w", err)
 	}
@@ -246,6 +312,21 @@ func (s *sqlStore) deliveriesByID(ctx context.Context, tx *sql.Tx, ids []int64) 
 		return nil, fmt.Errorf("store: read deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// inList returns the placeholders $first… for ids, comma-separated, and
+// ids as arguments.
+func inList(first int, ids []int64) (string, []any) {
+	var in strings.Builder
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		in.WriteString("$" + strconv.Itoa(first+i))
+		args[i] = id
+	}
+	return in.String(), args
 }
 
 func (s *sqlStore) ReleaseClaims(ctx context.Context, owner string) error {
@@ -329,7 +410,7 @@ func (s *sqlStore) Counts(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("store: counts: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int{StatePending: 0, StateDelivered: 0, StateFailed: 0, "unrouted": 0}
+	out := map[string]int{StatePending: 0, StateDelivered: 0, StateFailed: 0, StateSuperseded: 0, "unrouted": 0}
 	for rows.Next() {
 		var (
 			key string

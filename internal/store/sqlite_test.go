@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -212,6 +215,44 @@ func TestSQLiteRefusesNewerSchema(t *testing.T) {
 	}
 }
 
+func TestSQLiteUpgradeToLifecycle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testUpgradeToLifecycle(t, db, sqliteDialect, func() Store { return openSQLiteAt(t, path) },
+		`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'deliveries'`)
+}
+
+// Two stores on one file stand for two processes accepting the same
+// notification.
+func TestSQLiteDedupeAcrossStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertgram.db")
+	testDedupeRace(t, openSQLiteAt(t, path), openSQLiteAt(t, path))
+}
+
+func TestMigrationsCoverEveryDialect(t *testing.T) {
+	dialects := []dialect{sqliteDialect, postgresDialect}
+	for _, m := range migrations {
+		if len(m.stmts) == 0 && len(m.byDialect) == 0 {
+			t.Errorf("migration %d has no statements", m.version)
+		}
+		if m.byDialect == nil {
+			continue
+		}
+		for _, d := range dialects {
+			if len(m.byDialect[d.name]) == 0 {
+				t.Errorf("migration %d has no statements for %s", m.version, d.name)
+			}
+		}
+		if len(m.byDialect) != len(dialects) {
+			t.Errorf("migration %d names dialects %v, want only sqlite and postgres", m.version, slices.Collect(maps.Keys(m.byDialect)))
+		}
+	}
+}
+
 func TestMigrationsAreNumberedInOrder(t *testing.T) {
 	for i, m := range migrations {
 		if m.version != i+1 {
@@ -298,6 +339,40 @@ func TestSQLiteCommitSurvivesSIGKILL(t *testing.T) {
 	ds := claim(t, s, "a", t0, t0.Add(time.Minute), 10)
 	if len(ds) != 2 || ds[0].NotificationID != id {
 		t.Fatalf("after SIGKILL claimed %+v, want 2 deliveries of notification %d", ds, id)
+	}
+}
+
+// BenchmarkAddNotificationDedupe measures accepts with a dedupe key on
+// SQLite from parallel callers: every key new (check, insert and the key's
+// row, one transaction), every key twice (two Alertmanager HA peers: half
+// rejected) and one key over and over (all but the first rejected, nothing
+// stored).
+func BenchmarkAddNotificationDedupe(b *testing.B) {
+	payload := []byte(strings.Repeat(`{"labels":{"alertname":"HighLatency"}}`, 25))
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		key  func(seq int64) string
+	}{
+		{"new", func(seq int64) string { return strconv.FormatInt(seq, 10) }},
+		{"pairs", func(seq int64) string { return strconv.FormatInt(seq/2, 10) }},
+		{"repeat", func(int64) string { return "same" }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db"))
+			var seq atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := Notification{Source: "alertmanager", Route: "oncall", GroupKey: "g", Payload: payload,
+						ReceivedAt: time.Now(), DedupeKey: bc.key(seq.Add(1)), DedupeWindow: time.Hour}
+					if _, err := s.AddNotification(ctx, n); err != nil && !errors.Is(err, ErrDuplicate) {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
 

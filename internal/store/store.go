@@ -23,6 +23,21 @@ type Notification struct {
 	GroupKey   string
 	Payload    []byte
 	ReceivedAt time.Time
+	// DedupeKey identifies identical notifications (same group, status and
+	// alert set). When set, AddNotification returns ErrDuplicate if a
+	// notification with the same key was received within DedupeWindow
+	// before ReceivedAt, and stores nothing.
+	//
+	// Precisely: a notification stored with the key at or after ReceivedAt
+	// − DedupeWindow (to the microsecond) makes this one a duplicate, so
+	// the window is anchored at the last notification accepted, not slid
+	// by rejected duplicates. An empty key never dedupes; a zero window
+	// dedupes only a copy received at the same microsecond or later. The
+	// check and the insert are one transaction, so of concurrent callers
+	// (replicas included) with the same key exactly one is accepted. Keys
+	// are kept until PruneDedupe. Neither field is read back.
+	DedupeKey    string
+	DedupeWindow time.Duration
 }
 
 // Target is one chat (and optional forum topic) a notification goes to.
@@ -36,6 +51,7 @@ const (
 	StatePending   = "pending"   // waiting for (another) attempt
 	StateDelivered = "delivered" // Telegram accepted it
 	StateFailed    = "failed"    // permanently rejected; kept for inspection
+	// StateSuperseded (lifecycle.go) ends a delivery a newer state replaced.
 )
 
 // Delivery is one notification to one chat: the unit the dispatcher sends.
@@ -61,7 +77,8 @@ type Store interface {
 	Close() error
 
 	// AddNotification durably records an accepted notification and returns
-	// its id; it returns only after the commit.
+	// its id; it returns only after the commit. A duplicate (see
+	// Notification.DedupeKey) is (0, ErrDuplicate).
 	AddNotification(ctx context.Context, n Notification) (int64, error)
 	// UnroutedNotifications returns up to limit notifications not yet routed,
 	// oldest first.
@@ -90,11 +107,15 @@ type Store interface {
 	RetargetDeliveries(ctx context.Context, from, to int64) (int, error)
 
 	// Counts returns the number of deliveries per state and the number of
-	// unrouted notifications under the key "unrouted".
+	// unrouted notifications under the key "unrouted". Every state
+	// (StatePending, StateDelivered, StateFailed, StateSuperseded) and
+	// "unrouted" is present, zero included.
 	Counts(ctx context.Context) (map[string]int, error)
 	// OldestPending returns the accepted time of the oldest pending delivery
-	// or unrouted notification; ok is false when there is none.
+	// or unrouted notification; ok is false when there is none. Ended
+	// deliveries (superseded included) do not count.
 	OldestPending(ctx context.Context) (t time.Time, ok bool, err error)
 
 	Subscriptions
+	Lifecycle
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -48,7 +49,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		{"OldestPending", testOldestPending},
 		{"ConcurrentClaims", testConcurrentClaims},
 	}
-	for _, tt := range append(tests, subscriptionTests()...) {
+	for _, tt := range slices.Concat(tests, subscriptionTests(), dedupeTests(), lifecycleTests()) {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
 }
@@ -93,15 +94,25 @@ func ids(ds []Delivery) []int64 {
 	return out
 }
 
+// wantCounts wants no superseded deliveries; wantCountsMap says all.
 func wantCounts(t *testing.T, s Store, pending, delivered, failed, unrouted int) {
+	t.Helper()
+	wantCountsMap(t, s, map[string]int{StatePending: pending, StateDelivered: delivered, StateFailed: failed,
+		"unrouted": unrouted})
+}
+
+// wantCountsMap fails unless Counts is exactly want, where the keys want
+// lacks are present and zero.
+func wantCountsMap(t *testing.T, s Store, want map[string]int) {
 	t.Helper()
 	got, err := s.Counts(t.Context())
 	if err != nil {
 		t.Fatalf("Counts: %v", err)
 	}
-	want := map[string]int{StatePending: pending, StateDelivered: delivered, StateFailed: failed, "unrouted": unrouted}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("Counts = %v, want %v", got, want)
+	all := map[string]int{StatePending: 0, StateDelivered: 0, StateFailed: 0, StateSuperseded: 0, "unrouted": 0}
+	maps.Copy(all, want)
+	if !maps.Equal(got, all) {
+		t.Fatalf("Counts = %v, want %v", got, all)
 	}
 }
 

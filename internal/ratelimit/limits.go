@@ -1,0 +1,48 @@
+package ratelimit
+
+import "time"
+
+// Window is a sliding-window limit: at most Max sends in any interval of
+// length Per. The zero Window (or any with Max or Per not positive) is no
+// limit.
+type Window struct {
+	Max int
+	Per time.Duration
+}
+
+// Limits are the windows a Limiter enforces.
+type Limits struct {
+	PerChat  Window // every chat
+	PerGroup Window // each group chat (negative chat id), on top of PerChat
+	Global   Window // all sends together
+	// Margin is added to every window's Per to absorb network jitter
+	// between Wait returning and Telegram receiving the request. A negative
+	// Margin counts as zero.
+	Margin time.Duration
+}
+
+// DefaultLimits are Telegram's documented limits (Bot FAQ, PROTOCOLS.md
+// §4.9) with a 50ms margin: 1 send per second per chat, 20 per minute per
+// group and 30 per second overall.
+func DefaultLimits() Limits {
+	return Limits{
+		PerChat:  Window{Max: 1, Per: time.Second},
+		PerGroup: Window{Max: 20, Per: time.Minute},
+		Global:   Window{Max: 30, Per: time.Second},
+		Margin:   50 * time.Millisecond,
+	}
+}
+
+// limit is a Window as the Limiter enforces it: max 0 is no limit, span is
+// Per plus the margin.
+type limit struct {
+	max  int
+	span time.Duration
+}
+
+func (w Window) limit(margin time.Duration) limit {
+	if w.Max <= 0 || w.Per <= 0 {
+		return limit{}
+	}
+	return limit{max: w.Max, span: w.Per + max(margin, 0)}
+}
