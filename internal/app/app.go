@@ -280,7 +280,7 @@ func routeSpecs(cfg *config.Config) map[string]dispatch.RouteSpec {
 // pacingLimits turns the delivery config into the limiter's windows.
 func pacingLimits(d config.Delivery) ratelimit.Limits {
 	w := func(r config.Rate) ratelimit.Window { return ratelimit.Window{Max: r.Count, Per: r.Per} }
-	return ratelimit.Limits{PerChat: w(d.PerChat), PerGroup: w(d.PerGroup), Global: w(d.Global), Margin: d.Margin}
+	return ratelimit.Limits{PerChat: w(d.PerChat), PerGroup: w(d.PerGroup), Global: w(d.Global), Margin: d.Margin, SpreadGlobal: true}
 }
 
 func webhookAuth(w config.WebhookAuth) httpapi.Auth {

@@ -28,7 +28,7 @@ import (
 type Outbox interface {
 	AddNotification(ctx context.Context, n store.Notification) (int64, error)
 	UnroutedNotifications(ctx context.Context, limit int) ([]store.Notification, error)
-	RouteNotification(ctx context.Context, id int64, targets []store.Target) error
+	RouteNotifications(ctx context.Context, ns []store.RoutedNotification) error
 	ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.Delivery, error)
 	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivered(ctx context.Context, id int64, messageID int64, at time.Time) error
@@ -52,6 +52,8 @@ type Pacer interface {
 	Pause(chatID int64, until time.Time)
 	// PauseAll forbids all sends until t (429s across chats).
 	PauseAll(until time.Time)
+	// Forget drops an idle chat's state; false if it is not idle yet.
+	Forget(chatID int64) bool
 }
 
 // NoPacing is a Pacer that never waits; for tests that are not about pacing.
@@ -62,6 +64,7 @@ type noPacing struct{}
 func (noPacing) Wait(ctx context.Context, _ int64) error { return ctx.Err() }
 func (noPacing) Pause(int64, time.Time)                  {}
 func (noPacing) PauseAll(time.Time)                      {}
+func (noPacing) Forget(int64) bool                       { return true }
 
 // Recipients resolves the chats a notification for route goes to.
 type Recipients func(ctx context.Context, route string, g *alert.Group) ([]store.Target, error)
@@ -83,9 +86,13 @@ type RouteSpec struct {
 
 // Config tunes the dispatcher. Zero values take the defaults.
 type Config struct {
-	Owner        string // lease owner: stable across restarts of this instance
-	Routes       map[string]RouteSpec
-	Pacer        Pacer         // default NoPacing; the app passes a ratelimit.Limiter
+	Owner  string // lease owner: stable across restarts of this instance
+	Routes map[string]RouteSpec
+	// Pacer keeps sends inside Telegram's limits (per chat, per group and
+	// bot-wide); a worker prepares a message completely, then waits on it,
+	// then sends at once, so nothing shifts a request after its slot.
+	// Default NoPacing; the app passes a ratelimit.Limiter.
+	Pacer        Pacer
 	DedupeWindow time.Duration // 0: no deduplication of identical notifications
 	MaxWorkers   int           // chats sent to concurrently; default 1000
 	ChatBatch    int           // deliveries one chat worker holds; default 500
@@ -135,6 +142,7 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	workers map[int64]struct{} // chats with a running worker
+	idle    map[int64]struct{} // chats whose worker ended: pacer state to forget
 	wg      sync.WaitGroup
 }
 
@@ -148,6 +156,7 @@ func New(cfg Config, out Outbox, rec Recipients, r *render.Renderer, s Sender, e
 		wake:     make(chan struct{}, 1),
 		throttle: newThrottleWatch(),
 		workers:  map[int64]struct{}{},
+		idle:     map[int64]struct{}{},
 	}
 }
 
@@ -195,10 +204,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(d.cfg.PollInterval)
 	defer tick.Stop()
+	maintenance := time.NewTicker(maintenanceInterval)
+	defer maintenance.Stop()
 	for {
 		d.routePending(ctx)
 		d.schedule(ctx)
 		select {
+		case <-maintenance.C:
+			d.maintain(ctx)
 		case <-ctx.Done():
 			d.wg.Wait()
 			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -213,7 +226,38 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// routePending turns unrouted notifications into deliveries.
+const (
+	maintenanceInterval = time.Minute
+	// messageRefRetention is how long a message stays editable when its
+	// group resolves; a group firing longer gets a new message instead.
+	messageRefRetention = 30 * 24 * time.Hour
+)
+
+// maintain prunes what only matters for a while: dedupe keys older than
+// the window, old message references, and pacing state of idle chats.
+func (d *Dispatcher) maintain(ctx context.Context) {
+	now := d.cfg.Now()
+	if d.cfg.DedupeWindow > 0 {
+		if _, err := d.outbox.PruneDedupe(ctx, now.Add(-d.cfg.DedupeWindow)); err != nil {
+			d.logStoreErr(ctx, "pruning dedupe keys", err)
+		}
+	}
+	if _, err := d.outbox.PruneMessageRefs(ctx, now.Add(-messageRefRetention)); err != nil {
+		d.logStoreErr(ctx, "pruning message references", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for chat := range d.idle {
+		if _, busy := d.workers[chat]; busy || d.cfg.Pacer.Forget(chat) {
+			delete(d.idle, chat)
+		}
+	}
+}
+
+// routePending turns unrouted notifications into deliveries, each batch
+// listed in one transaction. A round ends at the first batch it could not
+// route in full: what failed waits for the next round instead of being
+// listed again at once.
 func (d *Dispatcher) routePending(ctx context.Context) {
 	const batch = 500
 	for ctx.Err() == nil {
@@ -222,39 +266,46 @@ func (d *Dispatcher) routePending(ctx context.Context) {
 			d.logStoreErr(ctx, "listing unrouted notifications", err)
 			return
 		}
+		routed := make([]store.RoutedNotification, 0, len(ns))
 		for _, n := range ns {
-			d.route(ctx, n)
+			if targets, ok := d.route(ctx, n); ok {
+				routed = append(routed, store.RoutedNotification{ID: n.ID, Targets: targets})
+			}
 		}
-		if len(ns) < batch {
+		if len(routed) > 0 {
+			if err := d.outbox.RouteNotifications(ctx, routed); err != nil {
+				d.logStoreErr(ctx, "routing notifications", err)
+				return
+			}
+		}
+		if len(routed) < len(ns) || len(ns) < batch {
 			return
 		}
 	}
 }
 
-func (d *Dispatcher) route(ctx context.Context, n store.Notification) {
+// route decodes n and resolves its recipients; ok is false when they
+// cannot be resolved now, and n stays unrouted for the next round.
+func (d *Dispatcher) route(ctx context.Context, n store.Notification) (targets []store.Target, ok bool) {
 	l := d.log.With("notification_id", n.ID, "route", n.Route, "group_key", n.GroupKey)
 	var g alert.Group
 	if err := json.Unmarshal(n.Payload, &g); err != nil {
 		// Cannot happen for what Enqueue wrote; routing it nowhere keeps the
 		// outbox moving and the log says why.
 		l.Error("undecodable notification, dropping", "err", err)
-		_ = d.outbox.RouteNotification(ctx, n.ID, nil)
-		return
+		return nil, true
 	}
 	// Resolved notifications are routed even where send_resolved is off:
 	// they still edit the original message; the worker decides.
 	targets, err := d.recipients(ctx, n.Route, &g)
 	if err != nil {
 		d.logStoreErr(ctx, "resolving recipients", err)
-		return // stays unrouted; retried next round
-	}
-	if err := d.outbox.RouteNotification(ctx, n.ID, targets); err != nil {
-		d.logStoreErr(ctx, "routing notification", err)
-		return
+		return nil, false
 	}
 	if len(targets) == 0 {
 		l.Info("notification has no recipients", "status", g.Status)
 	}
+	return targets, true
 }
 
 func (d *Dispatcher) spec(route string) RouteSpec {

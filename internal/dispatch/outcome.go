@@ -24,7 +24,7 @@ func (d *Dispatcher) record(ctx context.Context, l *slog.Logger, dels []store.De
 	if wait, ok := telegram.RetryAfter(err); ok {
 		until := now.Add(wait)
 		d.cfg.Pacer.Pause(chat, until)
-		if d.throttle.add(now) {
+		if d.throttle.add(chat, now) {
 			l.Warn("429s from several chats: slowing all sends down", "until", until)
 			d.cfg.Pacer.PauseAll(until)
 		}
@@ -102,29 +102,29 @@ func (d *Dispatcher) backoff(attempts int) time.Duration {
 
 // throttleWatch notices 429s piling up across chats: then the bot as a
 // whole is over Telegram's budget, not one chat, and everything slows down.
+// 429s from one chat only pause that chat.
 type throttleWatch struct {
 	mu     sync.Mutex
-	recent []time.Time
+	recent map[int64]time.Time // chat → its latest 429
 }
 
 const (
-	throttleWindow    = 10 * time.Second
-	throttleThreshold = 3
+	throttleWindow = 10 * time.Second
+	throttleChats  = 3 // distinct chats with a 429 within the window
 )
 
-func newThrottleWatch() *throttleWatch { return &throttleWatch{} }
+func newThrottleWatch() *throttleWatch { return &throttleWatch{recent: map[int64]time.Time{}} }
 
-// add records a 429 at now and reports whether the threshold was reached
-// within the window.
-func (w *throttleWatch) add(now time.Time) bool {
+// add records a 429 for chat at now and reports whether enough distinct
+// chats drew one within the window.
+func (w *throttleWatch) add(chat int64, now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	keep := w.recent[:0]
-	for _, t := range w.recent {
-		if now.Sub(t) < throttleWindow {
-			keep = append(keep, t)
+	for c, t := range w.recent {
+		if now.Sub(t) >= throttleWindow {
+			delete(w.recent, c)
 		}
 	}
-	w.recent = append(keep, now)
-	return len(w.recent) >= throttleThreshold
+	w.recent[chat] = now
+	return len(w.recent) >= throttleChats
 }

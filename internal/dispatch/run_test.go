@@ -2,9 +2,12 @@ package dispatch
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/alertgram/alertgram/internal/alert"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
 )
@@ -87,5 +90,57 @@ func TestSendCompletedDuringShutdownIsRecorded(t *testing.T) {
 	}
 	if ds := claimAs(t, st, testOwner, t0); len(ds) != 0 {
 		t.Errorf("after a restart, delivered messages would be sent again: %v", brief(ds))
+	}
+}
+
+// forgetfulPacer records which chats the dispatcher asked it to forget.
+type forgetfulPacer struct {
+	noPacing
+	mu        sync.Mutex
+	forgotten []int64
+}
+
+func (p *forgetfulPacer) Forget(chat int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.forgotten = append(p.forgotten, chat)
+	return true
+}
+
+// TestMaintenancePrunesAndForgets: after a chat's worker ended, maintenance
+// forgets its pacing state, prunes dedupe keys older than the window (a
+// copy after the window is sent again) and old message references.
+func TestMaintenancePrunesAndForgets(t *testing.T) {
+	pacer := &forgetfulPacer{}
+	d, st, fake, clk := newTestDispatcher(t, testOpts{})
+	d.cfg.Pacer = pacer
+	d.cfg.DedupeWindow = time.Minute
+	g := group(testRoute, "Prune", alert.StatusFiring, 1)
+	enqueue(t, d, g)
+	d.routePending(t.Context())
+	d.startWorker(t.Context(), chatA)
+	d.wg.Wait()
+	fake.WaitMessagesIn(t, chatA, 1, 10*time.Second)
+
+	enqueue(t, d, g) // a copy within the window: dropped
+	wantCounts(t, st, map[string]int{store.StateDelivered: 1})
+
+	clk.Advance(2 * time.Minute)
+	d.maintain(t.Context())
+	pacer.mu.Lock()
+	forgotten := slices.Clone(pacer.forgotten)
+	pacer.mu.Unlock()
+	if !slices.Contains(forgotten, chatA) {
+		t.Errorf("forgotten chats %v, want %d", forgotten, chatA)
+	}
+	enqueue(t, d, g) // the key was pruned: accepted again
+	d.routePending(t.Context())
+	if counts, _ := st.Counts(t.Context()); counts[store.StatePending] != 1 {
+		t.Errorf("after pruning, an identical notification must be accepted again: %v", counts)
+	}
+	clk.Advance(messageRefRetention)
+	d.maintain(t.Context())
+	if _, ok, err := st.GetMessageRef(t.Context(), chatA, 0, testRoute, g.GroupKey); ok || err != nil {
+		t.Errorf("message reference older than the retention survived (err %v)", err)
 	}
 }

@@ -23,72 +23,51 @@ func contextForRecording(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 }
 
-// single sends one alert group. A resolved group whose original message is
-// known edits that message in place and, with send_resolved, posts a short
+// job is one prepared message, rendered before the pacing wait.
+type job struct {
+	kind     string // single | digest | resolve
+	items    []item // the deliveries it carries
+	to       store.Target
+	spec     RouteSpec
+	msg      render.Message
+	quiet    bool
+	fallback func() render.Message // plain text if Telegram cannot parse msg
+	log      *slog.Logger
+	// resolve: the original message to edit, and the reply to thread to it
+	// (nil: none).
+	editID int64
+	reply  *render.Message
+}
+
+// prepareSingle prepares one alert group. A resolved group whose original
+// message is known edits it in place and, with send_resolved, gets a short
 // reply threaded to it; anything else is a new message.
-func (d *Dispatcher) single(ctx context.Context, it item) bool {
+func (d *Dispatcher) prepareSingle(ctx context.Context, it item) *job {
+	spec := d.spec(it.del.Route)
 	l := d.logFor(it.del)
-	if it.g.Status == alert.StatusResolved {
-		if ref, ok := d.ref(ctx, it.del); ok {
-			return d.editResolved(ctx, l, it, ref)
-		}
+	j := &job{
+		kind: "single", items: []item{it}, to: it.del.Target, spec: spec, log: l,
+		msg: d.render(l, it.g, spec, spec.Template), quiet: silent(spec, it.g),
+		fallback: func() render.Message { return d.renderer.Fallback(it.g) },
 	}
-	spec := d.spec(it.del.Route)
-	msg := d.render(l, it.g, spec, spec.Template)
-	sent, err := d.send(ctx, l, it.del.Target, msg, silent(spec, it.g), nil, it.g)
-	if !d.record(ctx, l, []store.Delivery{it.del}, sent, err) {
-		return false
+	if it.g.Status != alert.StatusResolved {
+		return j
 	}
-	d.metrics.sent.WithLabelValues("single").Inc()
-	d.putRef(ctx, it.del, it.g, sent.MessageID, false)
-	return true
-}
-
-// editResolved turns the original message into its resolved form. If the
-// original is gone, a new message is sent instead.
-func (d *Dispatcher) editResolved(ctx context.Context, l *slog.Logger, it item, ref store.MessageRef) bool {
-	spec := d.spec(it.del.Route)
-	msg := d.render(l, it.g, spec, spec.Template)
-	_, err := d.edit(ctx, l, it.del.Target.ChatID, ref.MessageID, msg, it.g)
-	if telegram.IsMessageMissing(err) {
-		l.Info("original message is gone; sending a new one", "message_id", ref.MessageID)
-		sent, err := d.send(ctx, l, it.del.Target, msg, true, nil, it.g)
-		if !d.record(ctx, l, []store.Delivery{it.del}, sent, err) {
-			return false
-		}
-		d.putRef(ctx, it.del, it.g, sent.MessageID, false)
-		return true
+	ref, ok := d.ref(ctx, it.del)
+	if !ok {
+		return j
 	}
-	if !d.record(ctx, l, []store.Delivery{it.del}, telegram.Message{MessageID: ref.MessageID}, err) {
-		return false
-	}
-	d.metrics.edits.Inc()
-	d.putRef(ctx, it.del, it.g, ref.MessageID, false)
+	j.kind, j.editID = "resolve", ref.MessageID
 	if spec.SendResolved && ref.Status != string(alert.StatusResolved) {
-		d.replyResolved(ctx, l, it, spec, ref.MessageID)
+		reply := d.render(l, it.g, spec, d.templateFor(spec.Template, "resolved_reply"))
+		j.reply = &reply
 	}
-	return true
+	return j
 }
 
-// replyResolved posts the short "resolved" notice threaded to the original.
-// Its failure is only logged: the edited original already shows the state.
-func (d *Dispatcher) replyResolved(ctx context.Context, l *slog.Logger, it item, spec RouteSpec, original int64) {
-	if err := d.cfg.Pacer.Wait(ctx, it.del.Target.ChatID); err != nil {
-		return
-	}
-	msg := d.render(l, it.g, spec, d.templateFor(spec.Template, "resolved_reply"))
-	reply := &telegram.ReplyParameters{MessageID: original, AllowSendingWithoutReply: true}
-	if _, err := d.send(ctx, l, it.del.Target, msg, true, reply, it.g); err != nil {
-		d.metrics.observeResult(err)
-		l.Warn("resolved reply failed; the original message shows the resolution", "err", err)
-		return
-	}
-	d.metrics.sent.WithLabelValues("resolved_reply").Inc()
-}
-
-// digest sends several alert groups as one message; those that do not fit
-// are returned for the next message.
-func (d *Dispatcher) digest(ctx context.Context, items []item) ([]store.Delivery, bool) {
+// prepareDigest renders several alert groups as one message; those that do
+// not fit are returned for the next message.
+func (d *Dispatcher) prepareDigest(ctx context.Context, items []item) (*job, []store.Delivery) {
 	first := items[0].del
 	l := d.log.With("chat_id", first.Target.ChatID, "route", first.Route, "groups", len(items))
 	spec := d.spec(first.Route)
@@ -99,13 +78,13 @@ func (d *Dispatcher) digest(ctx context.Context, items []item) ([]store.Delivery
 	dg, err := d.renderer.RenderDigest(groups, spec.Template, spec.ParseMode)
 	if err != nil {
 		l.Error("digest template failed; sending the oldest group alone", "err", err)
-		return deliveries(items[1:]), d.single(ctx, items[0])
+		return d.prepareSingle(ctx, items[0]), deliveries(items[1:])
 	}
-	shown := make([]item, 0, len(dg.Included))
-	shownGroups := make([]*alert.Group, 0, len(dg.Included))
+	j := &job{kind: "digest", to: first.Target, spec: spec, msg: dg.Message, log: l}
 	inDigest := map[int]bool{}
+	var shownGroups []*alert.Group
 	for _, i := range dg.Included {
-		shown = append(shown, items[i])
+		j.items = append(j.items, items[i])
 		shownGroups = append(shownGroups, groups[i])
 		inDigest[i] = true
 	}
@@ -115,27 +94,82 @@ func (d *Dispatcher) digest(ctx context.Context, items []item) ([]store.Delivery
 			left = append(left, it.del)
 		}
 	}
-	sent, err := d.sendDigest(ctx, l, first.Target, dg.Message, silent(spec, shownGroups...), shownGroups)
-	if !d.record(ctx, l, deliveries(shown), sent, err) {
-		return left, false
-	}
-	d.metrics.sent.WithLabelValues("digest").Inc()
-	d.metrics.coalesced.WithLabelValues("digest").Add(float64(len(shown) - 1))
-	for _, it := range shown {
-		d.putRef(ctx, it.del, it.g, sent.MessageID, true)
-	}
-	l.Info("sent digest", "shown", len(shown), "deferred", len(left), "message_id", sent.MessageID)
-	return left, true
-}
-
-func (d *Dispatcher) sendDigest(ctx context.Context, l *slog.Logger, to store.Target, msg render.Message, quiet bool, groups []*alert.Group) (telegram.Message, error) {
-	return d.sendWithFallback(ctx, l, to, msg, quiet, nil, func() render.Message {
+	j.quiet = silent(spec, shownGroups...)
+	j.fallback = func() render.Message {
 		var b strings.Builder
-		for _, g := range groups {
+		for _, g := range shownGroups {
 			b.WriteString(d.renderer.Fallback(g).Text + "\n\n")
 		}
 		return render.Message{Text: truncateFallback(b.String())}
-	})
+	}
+	return j, left
+}
+
+// execute sends a prepared job right after its pacing slot and records the
+// outcome. It returns false when the chat must stop for now.
+func (d *Dispatcher) execute(ctx context.Context, j *job) bool {
+	// The outcome is recorded even if shutdown begins: a sent message that
+	// is not recorded would be sent again after the restart.
+	ctx, cancel := contextForRecording(ctx)
+	defer cancel()
+	if j.kind == "resolve" {
+		return d.executeResolve(ctx, j)
+	}
+	sent, err := d.send(ctx, j.log, j.to, j.msg, j.quiet, nil, j.fallback)
+	if !d.record(ctx, j.log, deliveries(j.items), sent, err) {
+		return false
+	}
+	d.metrics.sent.WithLabelValues(j.kind).Inc()
+	for _, it := range j.items {
+		d.putRef(ctx, it.del, it.g, sent.MessageID, j.kind == "digest")
+	}
+	if j.kind == "digest" {
+		d.metrics.coalesced.WithLabelValues("digest").Add(float64(len(j.items) - 1))
+		j.log.Info("sent digest", "shown", len(j.items), "message_id", sent.MessageID)
+	}
+	return true
+}
+
+// executeResolve edits the original message into its resolved form, then
+// posts the threaded reply. If the original is gone, a new message takes
+// its place (only where send_resolved is on).
+func (d *Dispatcher) executeResolve(ctx context.Context, j *job) bool {
+	it := j.items[0]
+	_, err := d.edit(ctx, j.log, j.to.ChatID, j.editID, j.msg, it.g)
+	if telegram.IsMessageMissing(err) {
+		if !j.spec.SendResolved {
+			d.endAsSuperseded(ctx, []int64{it.del.ID}, "original message gone, and send_resolved is off")
+			return true
+		}
+		j.log.Info("original message is gone; sending a new one", "message_id", j.editID)
+		j.kind, j.quiet = "single", true
+		return d.execute(ctx, j)
+	}
+	if !d.record(ctx, j.log, []store.Delivery{it.del}, telegram.Message{MessageID: j.editID}, err) {
+		return false
+	}
+	d.metrics.edits.Inc()
+	d.putRef(ctx, it.del, it.g, j.editID, false)
+	if j.reply != nil {
+		d.replyResolved(ctx, j, *j.reply)
+	}
+	return true
+}
+
+// replyResolved posts the short "resolved" notice threaded to the original.
+// Its failure is only logged: the edited original already shows the state.
+func (d *Dispatcher) replyResolved(ctx context.Context, j *job, msg render.Message) {
+	if err := d.cfg.Pacer.Wait(ctx, j.to.ChatID); err != nil {
+		return
+	}
+	reply := &telegram.ReplyParameters{MessageID: j.editID, AllowSendingWithoutReply: true}
+	g := j.items[0].g
+	if _, err := d.send(ctx, j.log, j.to, msg, true, reply, func() render.Message { return d.renderer.Fallback(g) }); err != nil {
+		d.metrics.observeResult(err)
+		j.log.Warn("resolved reply failed; the original message shows the resolution", "err", err)
+		return
+	}
+	d.metrics.sent.WithLabelValues("resolved_reply").Inc()
 }
 
 // render renders g with template name, falling back to plain text when the
@@ -157,13 +191,10 @@ func (d *Dispatcher) templateFor(base, kind string) string {
 	return kind
 }
 
-// send sends msg, resending once as plain text when Telegram cannot parse
-// it, and once without the topic when the forum topic does not exist.
-func (d *Dispatcher) send(ctx context.Context, l *slog.Logger, to store.Target, msg render.Message, quiet bool, reply *telegram.ReplyParameters, g *alert.Group) (telegram.Message, error) {
-	return d.sendWithFallback(ctx, l, to, msg, quiet, reply, func() render.Message { return d.renderer.Fallback(g) })
-}
-
-func (d *Dispatcher) sendWithFallback(ctx context.Context, l *slog.Logger, to store.Target, msg render.Message, quiet bool, reply *telegram.ReplyParameters, fallback func() render.Message) (telegram.Message, error) {
+// send sends msg, resending once as plain text (fallback) when Telegram
+// cannot parse it, and once without the topic when the forum topic does not
+// exist.
+func (d *Dispatcher) send(ctx context.Context, l *slog.Logger, to store.Target, msg render.Message, quiet bool, reply *telegram.ReplyParameters, fallback func() render.Message) (telegram.Message, error) {
 	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	defer cancel()
 	p := telegram.SendMessageParams{

@@ -16,24 +16,22 @@ type item struct {
 	g   *alert.Group
 }
 
-// perform sends one unit (deliveries for one chat, topic and route) as one
-// message. It returns the deliveries it did not send (a digest defers what
-// did not fit) and false when the chat must stop for now (429, gone, ...).
-func (d *Dispatcher) perform(ctx context.Context, unit []store.Delivery) (left []store.Delivery, ok bool) {
-	// The outcome is recorded even if shutdown begins: a sent message that
-	// is not recorded would be sent again after the restart.
-	rctx, cancel := contextForRecording(ctx)
-	defer cancel()
-	items := d.decode(rctx, unit)
-	items = d.supersede(rctx, items)
-	items = d.dropUnwantedResolved(rctx, items)
+// prepare turns one unit (deliveries for one chat, topic and route) into
+// one ready-to-send message: older states are superseded, unwanted
+// resolved notifications dropped, and the rest rendered, as one group or
+// as a digest. It returns nil when nothing is left to send, and the
+// deliveries a digest deferred for the next message.
+func (d *Dispatcher) prepare(ctx context.Context, unit []store.Delivery) (*job, []store.Delivery) {
+	items := d.decode(ctx, unit)
+	items = d.supersede(ctx, items)
+	items = d.dropUnwantedResolved(ctx, items)
 	switch len(items) {
 	case 0:
-		return nil, true
+		return nil, nil
 	case 1:
-		return nil, d.single(rctx, items[0])
+		return d.prepareSingle(ctx, items[0]), nil
 	}
-	return d.digest(rctx, items)
+	return d.prepareDigest(ctx, items)
 }
 
 func (d *Dispatcher) decode(ctx context.Context, unit []store.Delivery) []item {

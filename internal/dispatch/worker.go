@@ -49,6 +49,7 @@ func (d *Dispatcher) startWorker(ctx context.Context, chat int64) bool {
 		d.runChat(ctx, chat)
 		d.mu.Lock()
 		delete(d.workers, chat)
+		d.idle[chat] = struct{}{}
 		d.mu.Unlock()
 		d.poke() // the chat may have more due; the scheduler looks again
 	}()
@@ -68,27 +69,31 @@ func (d *Dispatcher) deliverDue(ctx context.Context) {
 	}
 }
 
-// runChat is one chat's worker: it holds the chat's due deliveries, waits
-// for the pacer's slot, tops the batch up with whatever arrived meanwhile
-// (that is what turns a storm into few messages), sends one unit, and goes
-// on until the chat has nothing due. It returns early on shutdown or when a
-// failure postponed the chat; what it held is then released.
+// runChat is one chat's worker. It claims the chat's due deliveries,
+// prepares one message completely (superseding, digesting, rendering),
+// waits for the pacer's slot and sends at once: nothing may delay a request
+// after its slot, or Telegram would count it into the wrong window. What
+// arrives while the worker waits goes into the next message: that is what
+// turns a storm into few messages. It returns when the chat has nothing
+// due, on shutdown, or when a failure postponed the chat; what it still
+// holds is then released.
 func (d *Dispatcher) runChat(ctx context.Context, chat int64) {
 	var batch []store.Delivery
 	for ctx.Err() == nil {
-		if len(batch) == 0 {
-			if batch = d.claim(ctx, chat, nil); len(batch) == 0 {
-				return
-			}
+		if batch = d.claim(ctx, chat, batch); len(batch) == 0 {
+			return
+		}
+		unit, rest := nextUnit(batch)
+		j, left := d.prepare(ctx, unit)
+		batch = append(left, rest...)
+		if j == nil {
+			continue // everything in the unit was superseded
 		}
 		if err := d.cfg.Pacer.Wait(ctx, chat); err != nil {
+			batch = append(batch, deliveries(j.items)...)
 			break
 		}
-		batch = d.claim(ctx, chat, batch)
-		unit, rest := nextUnit(batch)
-		left, ok := d.perform(ctx, unit)
-		batch = append(left, rest...)
-		if !ok {
+		if !d.execute(ctx, j) {
 			d.release(ctx, batch, "chat postponed")
 			return
 		}

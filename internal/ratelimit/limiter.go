@@ -11,6 +11,7 @@ import (
 type Limiter struct {
 	clock                   Clock
 	perChat, perGroup, glob limit
+	spacing                 time.Duration // minimum gap between global sends (SpreadGlobal)
 
 	mu        sync.Mutex
 	chats     map[int64]*chat
@@ -35,6 +36,9 @@ func New(l Limits, c Clock) *Limiter {
 		chats:    map[int64]*chat{},
 	}
 	lim.global = newRing(lim.glob)
+	if l.SpreadGlobal && lim.glob.max > 0 {
+		lim.spacing = l.Global.Per / time.Duration(l.Global.Max)
+	}
 	return lim
 }
 

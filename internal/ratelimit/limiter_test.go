@@ -397,3 +397,17 @@ func TestDefaultLimits(t *testing.T) {
 		t.Errorf("DefaultLimits() = %+v, want %+v", got, want)
 	}
 }
+
+func TestSpreadGlobal(t *testing.T) {
+	// With SpreadGlobal, 3 per second start 1/3 s apart instead of at once;
+	// the window (with margin) still binds the fourth.
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Limits{Global: Window{Max: 3, Per: time.Second}, Margin: 50 * ms, SpreadGlobal: true})
+		for i := 1; i <= 4; i++ {
+			h.wait(fmt.Sprint("c", i), int64(i))
+		}
+		h.runAll()
+		third := time.Second / 3
+		h.wantSends(map[string]time.Duration{"c1": 0, "c2": third, "c3": 2 * third, "c4": sec(1) + 50*ms})
+	})
+}

@@ -19,6 +19,11 @@ type Limits struct {
 	// between Wait returning and Telegram receiving the request. A negative
 	// Margin counts as zero.
 	Margin time.Duration
+	// SpreadGlobal spaces global sends at least Global.Per/Global.Max apart
+	// instead of letting Global.Max start at once: Telegram counts requests
+	// as they arrive, and a burst of concurrent requests arrives spread out,
+	// pushing its tail into the next window.
+	SpreadGlobal bool
 }
 
 // DefaultLimits are Telegram's documented limits (Bot FAQ, PROTOCOLS.md

@@ -42,6 +42,14 @@ func (r *ring) add(t time.Time) {
 	}
 }
 
+// newest returns the latest recorded send, if any.
+func (r *ring) newest() (time.Time, bool) {
+	if len(r.at) == 0 {
+		return time.Time{}, false
+	}
+	return r.at[(r.next+len(r.at)-1)%len(r.at)], true
+}
+
 // busy reports whether the newest recorded send is younger than span.
 func (r *ring) busy(now time.Time, span time.Duration) bool {
 	if len(r.at) == 0 {

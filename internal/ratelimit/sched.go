@@ -36,7 +36,11 @@ func (l *Limiter) chatReadyAt(c *chat) time.Time {
 // globalReadyAt is the first instant the global window and pause allow a
 // send.
 func (l *Limiter) globalReadyAt() time.Time {
-	return laterOf(l.global.freeAt(l.glob.span), l.pausedAll)
+	t := laterOf(l.global.freeAt(l.glob.span), l.pausedAll)
+	if newest, ok := l.global.newest(); ok && l.spacing > 0 {
+		t = laterOf(t, newest.Add(l.spacing))
+	}
+	return t
 }
 
 func (l *Limiter) mayChat(c *chat, now time.Time) bool { return !l.chatReadyAt(c).After(now) }

@@ -20,7 +20,7 @@ var _ Lifecycle = (*sqlStore)(nil)
 // due is MATERIALIZED so that PostgreSQL computes each chat's oldest once.
 // With 200,000 pending deliveries to 200 chats it takes 0.9 ms on SQLite
 // and 2.6 ms on PostgreSQL, where a GROUP BY over the index takes 35 and 56
-// ms. Arguments: now, limit.
+// ms. Arguments: now, limit (see prepared.go for the CAST).
 const pendingChatsSQL = `WITH RECURSIVE chats (chat_id) AS (
 	SELECT (SELECT d.chat_id FROM deliveries d WHERE d.state = 'pending' ORDER BY d.chat_id LIMIT 1)
 	UNION ALL
@@ -34,7 +34,7 @@ const pendingChatsSQL = `WITH RECURSIVE chats (chat_id) AS (
 		ORDER BY d.next_attempt_at LIMIT 1)
 	FROM chats c WHERE c.chat_id IS NOT NULL
 )
-SELECT chat_id FROM due WHERE oldest IS NOT NULL ORDER BY oldest, chat_id LIMIT $2`
+SELECT chat_id FROM due WHERE oldest IS NOT NULL ORDER BY oldest, chat_id LIMIT CAST($2 AS INTEGER)`
 
 // PendingChats reads from the readers (SQLite) without a transaction: it
 // is advice, and the claim that follows decides.
@@ -42,7 +42,7 @@ func (s *sqlStore) PendingChats(ctx context.Context, now time.Time, limit int) (
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.read.QueryContext(ctx, pendingChatsSQL, s.d.ts(now), limit)
+	rows, err := s.stmts.pendingChats.QueryContext(ctx, s.d.ts(now), limit)
 	if err != nil {
 		return nil, wrapErr("pending chats", err)
 	}

@@ -33,8 +33,13 @@ func openPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*sqlSto
 		db.Close()
 		return nil, redact(err, secret)
 	}
+	s, err := newSQLStore(ctx, db, db, postgresDialect, logger)
+	if err != nil {
+		db.Close()
+		return nil, redact(err, secret)
+	}
 	logger.Info("store opened", "driver", "postgres", "server", where, "user", cfg.User)
-	return &sqlStore{write: db, read: db, d: postgresDialect, log: logger}, nil
+	return s, nil
 }
 
 // postgresPassword finds the password in a postgres URL, in its user info or

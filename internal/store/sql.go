@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,9 +21,25 @@ type sqlStore struct {
 	write, read *sql.DB
 	d           dialect
 	log         *slog.Logger
+	stmts       *prepared
+	adds        *committer    // AddNotification's group commit
+	checkpoints *checkpointer // SQLite only
 }
 
 var _ Store = (*sqlStore)(nil)
+
+// newSQLStore prepares the batch statements and starts the store's
+// committer; Close stops it and closes the statements (not the pools, on
+// error).
+func newSQLStore(ctx context.Context, write, read *sql.DB, d dialect, logger *slog.Logger) (*sqlStore, error) {
+	stmts, err := prepare(ctx, write, read)
+	if err != nil {
+		return nil, err
+	}
+	s := &sqlStore{write: write, read: read, d: d, log: logger, stmts: stmts}
+	s.adds = startCommitter(s.commitBatch)
+	return s, nil
+}
 
 func (s *sqlStore) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {
@@ -35,13 +53,26 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Close answers every AddNotification under way (committing those queued)
+// before it closes the database.
 func (s *sqlStore) Close() error {
-	if s.read == s.write {
-		return s.write.Close()
+	s.adds.stop()
+	var errs []error
+	if s.checkpoints != nil {
+		errs = append(errs, s.checkpoints.stop())
 	}
-	return errors.Join(s.read.Close(), s.write.Close())
+	errs = append(errs, s.stmts.close())
+	if s.read != s.write {
+		errs = append(errs, s.read.Close())
+	}
+	return errors.Join(append(errs, s.write.Close())...)
 }
 
+// AddNotification hands n to the committer (groupcommit.go), which commits
+// it together with those of concurrent callers. An error is n's own: its
+// duplicate key, the failure of a statement for n alone, or the failure of
+// the transaction holding it. If ctx ends first, it returns ctx.Err() and n
+// may still be committed, as when a caller gives up during a commit.
 func (s *sqlStore) AddNotification(ctx context.Context, n Notification) (int64, error) {
 	if n.ReceivedAt.IsZero() {
 		n.ReceivedAt = time.Now()
@@ -49,28 +80,85 @@ func (s *sqlStore) AddNotification(ctx context.Context, n Notification) (int64, 
 	if n.Payload == nil {
 		n.Payload = []byte{}
 	}
-	if n.DedupeKey == "" {
-		return s.insertNotification(ctx, s.write, n)
-	}
-	if n.DedupeWindow < 0 {
+	if n.DedupeKey != "" && n.DedupeWindow < 0 {
 		return 0, errors.New("store: add notification: negative dedupe window")
 	}
+	return s.adds.add(ctx, n)
+}
+
+// commitBatch adds the notifications of batch in one transaction and
+// answers each request; a duplicate is answered ErrDuplicate, and of two
+// copies in one batch the first wins, as if they came one after the other.
+// When a statement fails, nothing is committed (PostgreSQL cannot go on
+// after a failed statement anyway), and the batch is retried one
+// notification per transaction, so that a notification the database
+// rejects fails only its own caller. A failed commit fails every caller in
+// the batch: whether it committed is unknown, and retrying could store the
+// notifications twice.
+func (s *sqlStore) commitBatch(batch []*addRequest) {
+	batch = live(batch)
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := batchContext(batch)
+	defer cancel()
+	ids, stmtFailed, err := s.addBatch(ctx, batch)
+	switch {
+	case err == nil:
+		for i, r := range batch {
+			if ids[i] == 0 {
+				r.answer(0, ErrDuplicate)
+			} else {
+				r.answer(ids[i], nil)
+			}
+		}
+	case stmtFailed && len(batch) > 1:
+		s.log.Debug("group commit failed, retrying one by one", "notifications", len(batch), "err", err)
+		for _, r := range batch {
+			s.commitBatch([]*addRequest{r})
+		}
+	default:
+		for _, r := range batch {
+			r.answer(0, err)
+		}
+	}
+}
+
+// addBatch adds batch's notifications in one transaction and returns their
+// ids, 0 for a duplicate. stmtFailed tells that a statement failed, before
+// the commit was attempted.
+func (s *sqlStore) addBatch(ctx context.Context, batch []*addRequest) (ids []int64, stmtFailed bool, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, wrapErr("add notification", err)
+		return nil, false, wrapErr("add notification", err)
 	}
 	defer tx.Rollback()
-	if err := s.claimDedupeKey(ctx, tx, n); err != nil {
-		return 0, err
-	}
-	id, err := s.insertNotification(ctx, tx, n)
-	if err != nil {
-		return 0, err
+	st := addStmts{insert: tx.StmtContext(ctx, s.stmts.insertNotification),
+		dedupe: tx.StmtContext(ctx, s.stmts.claimDedupeKey)}
+	ids = make([]int64, len(batch))
+	for i, r := range batch {
+		ids[i], err = s.addInTx(ctx, st, r.n)
+		if err != nil && !errors.Is(err, ErrDuplicate) {
+			return nil, true, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("store: add notification: commit: %w", err)
+		return nil, false, fmt.Errorf("store: add notification: commit: %w", err)
 	}
-	return id, nil
+	return ids, false, nil
+}
+
+// addStmts are AddNotification's statements, bound to a transaction.
+type addStmts struct{ insert, dedupe *sql.Stmt }
+
+// addInTx claims n's dedupe key, if it has one, then inserts n.
+func (s *sqlStore) addInTx(ctx context.Context, st addStmts, n Notification) (int64, error) {
+	if n.DedupeKey != "" {
+		if err := s.claimDedupeKey(ctx, st.dedupe, n); err != nil {
+			return 0, err
+		}
+	}
+	return s.insertNotification(ctx, st.insert, n)
 }
 
 // claimDedupeKey records n's DedupeKey as received at n.ReceivedAt unless a
@@ -80,11 +168,12 @@ func (s *sqlStore) AddNotification(ctx context.Context, n Notification) (int64, 
 // writers, and under PostgreSQL a racing transaction waits for the row the
 // first one inserted or updated, then evaluates the condition against the
 // committed row and changes nothing.
-func (s *sqlStore) claimDedupeKey(ctx context.Context, tx *sql.Tx, n Notification) error {
-	changed, err := execCount(ctx, tx, `INSERT INTO notification_dedupe (dedupe_key, received_at) VALUES ($1, $2)
-		ON CONFLICT (dedupe_key) DO UPDATE SET received_at = excluded.received_at
-		WHERE notification_dedupe.received_at < $3`,
-		n.DedupeKey, s.d.ts(n.ReceivedAt), s.d.ts(n.ReceivedAt.Add(-n.DedupeWindow)))
+func (s *sqlStore) claimDedupeKey(ctx context.Context, claim *sql.Stmt, n Notification) error {
+	var changed int64
+	res, err := claim.ExecContext(ctx, n.DedupeKey, s.d.ts(n.ReceivedAt), s.d.ts(n.ReceivedAt.Add(-n.DedupeWindow)))
+	if err == nil {
+		changed, err = res.RowsAffected()
+	}
 	switch {
 	case err != nil:
 		return wrapErr("add notification: dedupe", err)
@@ -94,16 +183,9 @@ func (s *sqlStore) claimDedupeKey(ctx context.Context, tx *sql.Tx, n Notificatio
 	return nil
 }
 
-// querier is what *sql.DB and *sql.Tx share for statements with rows.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func (s *sqlStore) insertNotification(ctx context.Context, db querier, n Notification) (int64, error) {
+func (s *sqlStore) insertNotification(ctx context.Context, insert *sql.Stmt, n Notification) (int64, error) {
 	var id int64
-	err := db.QueryRowContext(ctx, `INSERT INTO notifications (source, route, group_key, payload, received_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		n.Source, n.Route, n.GroupKey, n.Payload, s.d.ts(n.ReceivedAt)).Scan(&id)
+	err := insert.QueryRowContext(ctx, n.Source, n.Route, n.GroupKey, n.Payload, s.d.ts(n.ReceivedAt)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: add notification: %w", err)
 	}
@@ -114,8 +196,7 @@ func (s *sqlStore) UnroutedNotifications(ctx context.Context, limit int) ([]Noti
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, source, route, group_key, payload, received_at
-		FROM notifications WHERE routed_at IS NULL ORDER BY id LIMIT $1`, limit)
+	rows, err := s.stmts.unrouted.QueryContext(ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unrouted notifications: %w", err)
 	}
@@ -134,45 +215,82 @@ func (s *sqlStore) UnroutedNotifications(ctx context.Context, limit int) ([]Noti
 	return out, nil
 }
 
-// RouteNotification makes the deliveries due at the notification's
+// RouteNotification is RouteNotifications for one notification.
+func (s *sqlStore) RouteNotification(ctx context.Context, id int64, targets []Target) error {
+	return s.RouteNotifications(ctx, []RoutedNotification{{ID: id, Targets: targets}})
+}
+
+// RouteNotifications makes each notification's deliveries due at its
 // acceptance time, which is never later than now by the caller's clock
 // (ClaimDeliveries takes the caller's now, so the store's own clock must not
 // decide when a delivery becomes due). The guard routed_at IS NULL makes
 // routing idempotent: under PostgreSQL a racing replica blocks on the row,
-// then sees it routed and rolls back. An unknown id is ErrNotFound.
-func (s *sqlStore) RouteNotification(ctx context.Context, id int64, targets []Target) error {
+// then sees it routed and leaves it. The rows are updated in ascending id
+// order, so that replicas routing overlapping batches lock them in the same
+// order and cannot deadlock.
+func (s *sqlStore) RouteNotifications(ctx context.Context, ns []RoutedNotification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	ns = slices.SortedStableFunc(slices.Values(ns), func(a, b RoutedNotification) int { return cmp.Compare(a.ID, b.ID) })
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: route notification %d: %w", id, err)
+		return wrapErr("route notifications", err)
 	}
 	defer tx.Rollback()
-	var due time.Time
-	err = tx.QueryRowContext(ctx, `UPDATE notifications SET routed_at = $2 WHERE id = $1 AND routed_at IS NULL
-		RETURNING received_at`, id, s.d.ts(time.Now())).Scan(scanTime(&due))
-	if errors.Is(err, sql.ErrNoRows) {
-		if err := tx.Rollback(); err != nil {
-			return fmt.Errorf("store: route notification %d: %w", id, err)
+	st := routeStmts{tx: tx, markRouted: tx.StmtContext(ctx, s.stmts.markRouted),
+		deliver: tx.StmtContext(ctx, s.stmts.insertDelivery)}
+	now := s.d.ts(time.Now())
+	for _, n := range ns {
+		if err := s.routeInTx(ctx, st, n, now); err != nil {
+			return err
 		}
-		s.log.Debug("notification already routed", "notification_id", id)
-		return s.exists(ctx, "notifications", id, "route notification")
-	}
-	if err != nil {
-		return fmt.Errorf("store: route notification %d: %w", id, err)
-	}
-	if err := s.insertDeliveries(ctx, tx, id, due, targets); err != nil {
-		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: route notification %d: commit: %w", id, err)
+		return fmt.Errorf("store: route notifications: commit: %w", err)
 	}
 	return nil
 }
 
+// routeStmts are RouteNotifications' statements, bound to tx.
+type routeStmts struct {
+	tx                  *sql.Tx
+	markRouted, deliver *sql.Stmt
+}
+
+// routeInTx marks n routed at now and adds its deliveries, unless it is
+// routed already. An unknown id is ErrNotFound.
+func (s *sqlStore) routeInTx(ctx context.Context, st routeStmts, n RoutedNotification, now any) error {
+	var due time.Time
+	err := st.markRouted.QueryRowContext(ctx, n.ID, now).Scan(scanTime(&due))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.routedAlready(ctx, st.tx, n.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("store: route notification %d: %w", n.ID, err)
+	}
+	return s.insertDeliveries(ctx, st.deliver, n.ID, due, n.Targets)
+}
+
+// routedAlready returns nil if notification id exists (so it was routed
+// before) and ErrNotFound if it does not.
+func (s *sqlStore) routedAlready(ctx context.Context, tx *sql.Tx, id int64) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM notifications WHERE id = $1`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: route notification %d: %w", id, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("store: route notification %d: %w", id, err)
+	}
+	s.log.Debug("notification already routed", "notification_id", id)
+	return nil
+}
+
 // insertDeliveries adds one pending delivery per distinct target.
-func (s *sqlStore) insertDeliveries(ctx context.Context, tx *sql.Tx, id int64, due time.Time, targets []Target) error {
+func (s *sqlStore) insertDeliveries(ctx context.Context, deliver *sql.Stmt, id int64, due time.Time, targets []Target) error {
 	for _, t := range uniqueTargets(targets) {
-		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (notification_id, chat_id, thread_id, next_attempt_at)
-			VALUES ($1, $2, $3, $4)`, id, t.ChatID, t.ThreadID, s.d.ts(due))
+		_, err := deliver.ExecContext(ctx, id, t.ChatID, t.ThreadID, s.d.ts(due))
 		if err != nil {
 			return fmt.Errorf("store: route notification %d to chat %d: %w", id, t.ChatID, err)
 		}

@@ -377,19 +377,26 @@ func BenchmarkAddNotificationDedupe(b *testing.B) {
 }
 
 // BenchmarkAddNotification measures durable accepts on SQLite from parallel
-// callers (all funnelled through the single writer connection).
+// callers (all funnelled through the single writer connection): as many
+// callers as CPUs, and 16 times as many (the load tool's 32 senders on two
+// CPUs), whose notifications the group commit shares transactions among.
 func BenchmarkAddNotification(b *testing.B) {
-	s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db"))
 	payload := []byte(strings.Repeat(`{"labels":{"alertname":"HighLatency"}}`, 25))
 	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			n := Notification{Source: "alertmanager", Route: "oncall", GroupKey: "g", Payload: payload, ReceivedAt: time.Now()}
-			if _, err := s.AddNotification(ctx, n); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	for _, perCPU := range []int{1, 16} {
+		b.Run(fmt.Sprintf("callers=%dxCPU", perCPU), func(b *testing.B) {
+			s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db"))
+			b.ReportAllocs()
+			b.SetParallelism(perCPU)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := Notification{Source: "alertmanager", Route: "oncall", GroupKey: "g", Payload: payload, ReceivedAt: time.Now()}
+					if _, err := s.AddNotification(ctx, n); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

@@ -46,6 +46,13 @@ type Target struct {
 	ThreadID int64 // 0: no topic
 }
 
+// RoutedNotification is a notification's id and the chats it goes to, for
+// RouteNotifications.
+type RoutedNotification struct {
+	ID      int64
+	Targets []Target
+}
+
 // Delivery states.
 const (
 	StatePending   = "pending"   // waiting for (another) attempt
@@ -78,7 +85,10 @@ type Store interface {
 
 	// AddNotification durably records an accepted notification and returns
 	// its id; it returns only after the commit. A duplicate (see
-	// Notification.DedupeKey) is (0, ErrDuplicate).
+	// Notification.DedupeKey) is (0, ErrDuplicate). Concurrent calls may
+	// share a transaction (group commit), but each gets its own answer.
+	// When ctx ends first it returns ctx.Err(), and the notification may
+	// have been committed nonetheless. After Close it returns ErrClosed.
 	AddNotification(ctx context.Context, n Notification) (int64, error)
 	// UnroutedNotifications returns up to limit notifications not yet routed,
 	// oldest first.
@@ -87,6 +97,10 @@ type Store interface {
 	// (due now) and marks the notification routed. Routing an already routed
 	// notification is a no-op that returns nil (another replica won).
 	RouteNotification(ctx context.Context, id int64, targets []Target) error
+	// RouteNotifications routes several notifications in one transaction,
+	// each as RouteNotification would (those already routed are left
+	// alone). If an id is unknown it routes none and returns ErrNotFound.
+	RouteNotifications(ctx context.Context, ns []RoutedNotification) error
 
 	// ClaimDeliveries leases up to limit pending deliveries that are due at
 	// now and not leased by anyone else (or whose lease expired), marks them

@@ -120,9 +120,11 @@ func unredeemable(ctx context.Context, tx *sql.Tx, token string) error {
 	}
 }
 
-// ActiveSubscriptions returns them oldest first.
+// ActiveSubscriptions returns them oldest first. Routing calls it for
+// every notification, so its statement is prepared (activeSubscriptionsSQL).
 func (s *sqlStore) ActiveSubscriptions(ctx context.Context, route string) ([]Subscription, error) {
-	return s.subscriptions(ctx, "active subscriptions", `route = $1 ORDER BY id`, route)
+	rows, err := s.stmts.activeSubscriptions.QueryContext(ctx, route)
+	return collectSubscriptions("active subscriptions", rows, err)
 }
 
 // ChatSubscriptions returns them by thread, then route.
@@ -138,6 +140,12 @@ const subscriptionColumns = `id, chat_id, thread_id, route, matchers, chat_title
 func (s *sqlStore) subscriptions(ctx context.Context, op, where string, args ...any) ([]Subscription, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE deactivated_at IS NULL AND `+where, args...)
+	return collectSubscriptions(op, rows, err)
+}
+
+// collectSubscriptions reads the subscriptions of a query that returned
+// rows and err.
+func collectSubscriptions(op string, rows *sql.Rows, err error) ([]Subscription, error) {
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
