@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test lint fuzz bench clean
+.PHONY: build test lint fuzz bench load clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/alertgram ./cmd/alertgram
@@ -25,6 +25,11 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The load tool: the real binary against the fake Bot API with Telegram's
+# limits (storm, fan-out, ingest, idle latency); prints the README figures.
+load:
+	$(GO) test ./internal/loadtest -run TestLoad -load -v -count=1 -timeout 30m
 
 clean:
 	rm -rf bin
