@@ -59,9 +59,17 @@ func (e *env) start(t *testing.T) *server {
 	return startServer(t, e.cfg, e.listen, "TEST_BOT_TOKEN="+e.fake.Token())
 }
 
-// amConfig sends every alert group to both alertgram routes.
-func amConfig(listen string) string {
-	return fmt.Sprintf(`
+// amConfig is an Alertmanager config that sends every alert group, with
+// small group_wait/group_interval, to each of alertgram's routes.
+func amConfig(listen string, routes ...string) string {
+	var hooks strings.Builder
+	for _, r := range routes {
+		fmt.Fprintf(&hooks, `
+      - url: http://%s/webhook/alertmanager/%s
+        send_resolved: true
+        http_config: {authorization: {credentials: %s}}`, listen, r, webhookToken)
+	}
+	return `
 route:
   receiver: alertgram
   group_by: [alertname]
@@ -70,14 +78,7 @@ route:
   repeat_interval: 4h
 receivers:
   - name: alertgram
-    webhook_configs:
-      - url: http://%[1]s/webhook/alertmanager/md
-        send_resolved: true
-        http_config: {authorization: {credentials: %[2]s}}
-      - url: http://%[1]s/webhook/alertmanager/html
-        send_resolved: true
-        http_config: {authorization: {credentials: %[2]s}}
-`, listen, webhookToken)
+    webhook_configs:` + hooks.String() + "\n"
 }
 
 const nasty = "db-1.prod_(eu)*[x]~`>#+-=|{}.!\\ <b>&amp;</b> 'q' \"dq\" ||s|| ёжик 🔥"
@@ -90,7 +91,7 @@ func TestAlertmanagerToTelegram(t *testing.T) {
 	e := newEnv(t, "", fake)
 	s := e.start(t)
 	s.waitStatus(t, "/readyz", http.StatusOK) // store up and getMe answered
-	am := testutil.StartAlertmanager(t, amConfig(e.listen))
+	am := testutil.StartAlertmanager(t, amConfig(e.listen, "md", "html"))
 	start := time.Now().Add(-time.Minute).UTC()
 
 	// 1. A single firing alert whose labels hold every special character.

@@ -91,20 +91,7 @@ func (e *stormEnv) start(t *testing.T) *server {
 func TestHADuplicateSentOnce(t *testing.T) {
 	e := newStormEnv(t, stormRoute{name: "ha", chats: []int64{chatHA}})
 	s := e.start(t)
-	amCfg := fmt.Sprintf(`
-route:
-  receiver: alertgram
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 4h
-receivers:
-  - name: alertgram
-    webhook_configs:
-      - url: http://%s/webhook/alertmanager/ha
-        send_resolved: true
-        http_config: {authorization: {credentials: %s}}
-`, e.listen, webhookToken)
+	amCfg := amConfig(e.listen, "ha")
 	ams := []*testutil.Alertmanager{testutil.StartAlertmanager(t, amCfg), testutil.StartAlertmanager(t, amCfg)}
 	a := testutil.TestAlert{
 		Labels:      map[string]string{"alertname": "HAPair", "instance": "db-1:9100", "severity": "critical"},

@@ -162,7 +162,7 @@ func testDeepLinks(t *testing.T, mode string) {
 
 	s.stop(t) // restart between subscribing and alerting
 	s = e.start(t)
-	am := testutil.StartAlertmanager(t, subAMConfig(e.listen))
+	am := testutil.StartAlertmanager(t, amConfig(e.listen, "oncall"))
 	am.PostAlerts(t, testutil.TestAlert{Labels: map[string]string{"alertname": "QueueBacklog", "severity": "warning"}, StartsAt: time.Now().Add(-time.Minute)})
 
 	e.waitReply(t, privateChat.ID, 2, "FIRING: QueueBacklog")
@@ -206,21 +206,4 @@ func assertWebhookRejectsWrongSecret(t *testing.T, s *server, token string) {
 			t.Errorf("secret %q: status %d, want 401", secret, resp.StatusCode)
 		}
 	}
-}
-
-func subAMConfig(listen string) string {
-	return fmt.Sprintf(`
-route:
-  receiver: alertgram
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 4h
-receivers:
-  - name: alertgram
-    webhook_configs:
-      - url: http://%s/webhook/alertmanager/oncall
-        send_resolved: true
-        http_config: {authorization: {credentials: %s}}
-`, listen, webhookToken)
 }
