@@ -10,6 +10,10 @@ import (
 // The statements that run once per notification (in a batch of group
 // commit or RouteNotifications, and the recipients' lookup when routing)
 // or once per round of the dispatcher (also pendingChatsSQL).
+//
+// A prepared statement's LIMIT is written CAST($n AS INTEGER): SQLite plans
+// a LIMIT $n for the value bound, so it prepares the statement again
+// whenever $n is bound anew, which made parsing most of PendingChats' cost.
 const (
 	insertNotificationSQL = `INSERT INTO notifications (source, route, group_key, payload, received_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`
@@ -26,10 +30,6 @@ const (
 	unroutedSQL = `SELECT id, source, route, group_key, payload, received_at
 		FROM notifications WHERE routed_at IS NULL ORDER BY id LIMIT CAST($1 AS INTEGER)`
 )
-
-// A prepared statement's LIMIT is written CAST($n AS INTEGER): SQLite plans
-// a LIMIT $n for the value bound and so prepares the statement again
-// whenever $n is bound anew, which made parsing most of PendingChats' cost.
 
 // prepared holds those statements, prepared once (parsing them for every
 // row was a quarter of a group commit's time on SQLite): the writes on the

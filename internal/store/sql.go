@@ -22,15 +22,13 @@ type sqlStore struct {
 	d           dialect
 	log         *slog.Logger
 	stmts       *prepared
-	adds        *committer    // AddNotification's group commit
-	checkpoints *checkpointer // SQLite only
+	adds        *committer // AddNotification's group commit
 }
 
 var _ Store = (*sqlStore)(nil)
 
-// newSQLStore prepares the batch statements and starts the store's
-// committer; Close stops it and closes the statements (not the pools, on
-// error).
+// newSQLStore prepares the statements and starts the committer, which
+// Close stops. On error the caller still owns, and closes, the pools.
 func newSQLStore(ctx context.Context, write, read *sql.DB, d dialect, logger *slog.Logger) (*sqlStore, error) {
 	stmts, err := prepare(ctx, write, read)
 	if err != nil {
@@ -57,15 +55,11 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 // before it closes the database.
 func (s *sqlStore) Close() error {
 	s.adds.stop()
-	var errs []error
-	if s.checkpoints != nil {
-		errs = append(errs, s.checkpoints.stop())
+	err := s.stmts.close()
+	if s.read == s.write {
+		return errors.Join(err, s.write.Close())
 	}
-	errs = append(errs, s.stmts.close())
-	if s.read != s.write {
-		errs = append(errs, s.read.Close())
-	}
-	return errors.Join(append(errs, s.write.Close())...)
+	return errors.Join(err, s.read.Close(), s.write.Close())
 }
 
 // AddNotification hands n to the committer (groupcommit.go), which commits
@@ -127,18 +121,38 @@ func (s *sqlStore) commitBatch(batch []*addRequest) {
 // addBatch adds batch's notifications in one transaction and returns their
 // ids, 0 for a duplicate. stmtFailed tells that a statement failed, before
 // the commit was attempted.
+//
+// It claims the dedupe keys first, in key order: under PostgreSQL a claim
+// locks the key's row until the commit, and replicas claiming the same keys
+// (Alertmanager HA peers send each notification to every replica) must lock
+// them in the same order or deadlock. The sort is stable, so copies of one
+// key are decided in the batch's order. Then it inserts the accepted
+// notifications in the batch's order, which their ids follow.
 func (s *sqlStore) addBatch(ctx context.Context, batch []*addRequest) (ids []int64, stmtFailed bool, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, wrapErr("add notification", err)
 	}
 	defer tx.Rollback()
-	st := addStmts{insert: tx.StmtContext(ctx, s.stmts.insertNotification),
-		dedupe: tx.StmtContext(ctx, s.stmts.claimDedupeKey)}
+	dup := make([]bool, len(batch))
+	if keyed := byDedupeKey(batch); len(keyed) > 0 {
+		claim := tx.StmtContext(ctx, s.stmts.claimDedupeKey)
+		for _, i := range keyed {
+			switch err := s.claimDedupeKey(ctx, claim, batch[i].n); {
+			case errors.Is(err, ErrDuplicate):
+				dup[i] = true
+			case err != nil:
+				return nil, true, err
+			}
+		}
+	}
+	insert := tx.StmtContext(ctx, s.stmts.insertNotification)
 	ids = make([]int64, len(batch))
 	for i, r := range batch {
-		ids[i], err = s.addInTx(ctx, st, r.n)
-		if err != nil && !errors.Is(err, ErrDuplicate) {
+		if dup[i] {
+			continue
+		}
+		if ids[i], err = s.insertNotification(ctx, insert, r.n); err != nil {
 			return nil, true, err
 		}
 	}
@@ -148,17 +162,17 @@ func (s *sqlStore) addBatch(ctx context.Context, batch []*addRequest) (ids []int
 	return ids, false, nil
 }
 
-// addStmts are AddNotification's statements, bound to a transaction.
-type addStmts struct{ insert, dedupe *sql.Stmt }
-
-// addInTx claims n's dedupe key, if it has one, then inserts n.
-func (s *sqlStore) addInTx(ctx context.Context, st addStmts, n Notification) (int64, error) {
-	if n.DedupeKey != "" {
-		if err := s.claimDedupeKey(ctx, st.dedupe, n); err != nil {
-			return 0, err
+// byDedupeKey returns the indexes of the requests in batch that have a
+// dedupe key, ordered by key, each key's in the batch's order.
+func byDedupeKey(batch []*addRequest) []int {
+	var keyed []int
+	for i, r := range batch {
+		if r.n.DedupeKey != "" {
+			keyed = append(keyed, i)
 		}
 	}
-	return s.insertNotification(ctx, st.insert, n)
+	slices.SortStableFunc(keyed, func(a, b int) int { return strings.Compare(batch[a].n.DedupeKey, batch[b].n.DedupeKey) })
+	return keyed
 }
 
 // claimDedupeKey records n's DedupeKey as received at n.ReceivedAt unless a

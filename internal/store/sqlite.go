@@ -28,13 +28,9 @@ import (
 // takes the write lock at BEGIN, so a transaction never has to upgrade a
 // read lock to a write lock: the upgrade is what fails with SQLITE_BUSY
 // without consulting busy_timeout.
-//
-// wal_autocheckpoint=0: the writer never checkpoints; a checkpointer does,
-// on a connection of its own (checkpoint.go).
 const (
 	sqliteCommon = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-	sqliteWriter = sqliteCommon +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	sqliteWriter = sqliteCommon + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	sqliteReader = sqliteCommon + "&_pragma=query_only(1)"
 )
 
@@ -68,21 +64,12 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*sqlStor
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	ckpt, err := openSQLitePool(ctx, path, sqliteCommon)
-	if err != nil {
-		read.Close()
-		write.Close()
-		return nil, err
-	}
-	ckpt.SetMaxOpenConns(1)
 	s, err := newSQLStore(ctx, write, read, sqliteDialect, logger)
 	if err != nil {
-		ckpt.Close()
 		read.Close()
 		write.Close()
 		return nil, err
 	}
-	s.checkpoints = startCheckpointer(ckpt, logger)
 	logger.Info("store opened", "driver", "sqlite", "path", path)
 	return s, nil
 }
