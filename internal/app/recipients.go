@@ -3,6 +3,9 @@ package app
 import (
 	"context"
 	"log/slog"
+	"time"
+
+	"github.com/patrickmn/go-cache"
 
 	"github.com/alertgram/alertgram/internal/alert"
 	"github.com/alertgram/alertgram/internal/config"
@@ -15,9 +18,36 @@ type subscriptionLister interface {
 	ActiveSubscriptions(ctx context.Context, route string) ([]store.Subscription, error)
 }
 
+// subscriptionTTL is how long a route's subscription list is reused while
+// routing: a burst of notifications for one route costs one query, and a
+// new or ended subscription takes effect within it.
+const subscriptionTTL = 200 * time.Millisecond
+
+// cachedSubscriptions memoises ActiveSubscriptions per route in go-cache.
+type cachedSubscriptions struct {
+	subs  subscriptionLister
+	cache *cache.Cache
+}
+
+func newCachedSubscriptions(subs subscriptionLister) *cachedSubscriptions {
+	return &cachedSubscriptions{subs: subs, cache: cache.New(subscriptionTTL, time.Minute)}
+}
+
+func (c *cachedSubscriptions) ActiveSubscriptions(ctx context.Context, route string) ([]store.Subscription, error) {
+	if v, ok := c.cache.Get(route); ok {
+		return v.([]store.Subscription), nil
+	}
+	subs, err := c.subs.ActiveSubscriptions(ctx, route)
+	if err == nil {
+		c.cache.SetDefault(route, subs)
+	}
+	return subs, err
+}
+
 // recipients resolves a notification's chats: the route's static chats plus
 // its active subscriptions whose matchers select at least one of its alerts.
 func recipients(cfg *config.Config, subs subscriptionLister, l *slog.Logger) dispatch.Recipients {
+	subs = newCachedSubscriptions(subs)
 	return func(ctx context.Context, route string, g *alert.Group) ([]store.Target, error) {
 		var targets []store.Target
 		if r, ok := cfg.Route(route); ok {

@@ -95,7 +95,7 @@ type Config struct {
 	Pacer        Pacer
 	DedupeWindow time.Duration // 0: no deduplication of identical notifications
 	MaxWorkers   int           // chats sent to concurrently; default 1000
-	ChatBatch    int           // deliveries one chat worker holds; default 500
+	ChatBatch    int           // deliveries one chat worker holds; default 200 (a digest carries far fewer)
 	Lease        time.Duration // how long a claim lasts; default 10m
 	SendTimeout  time.Duration // per Telegram call; default 30s
 	PollInterval time.Duration // how often due retries are looked for; default 500ms
@@ -113,7 +113,7 @@ func (c *Config) defaults() {
 		c.MaxWorkers = 1000
 	}
 	if c.ChatBatch == 0 {
-		c.ChatBatch = 500
+		c.ChatBatch = 200
 	}
 	def(&c.Lease, 10*time.Minute)
 	def(&c.SendTimeout, 30*time.Second)
