@@ -29,9 +29,7 @@ type Outbox interface {
 	AddNotification(ctx context.Context, n store.Notification) (int64, error)
 	UnroutedNotifications(ctx context.Context, limit int) ([]store.Notification, error)
 	RouteNotifications(ctx context.Context, ns []store.RoutedNotification) error
-	ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.Delivery, error)
 	ReleaseClaims(ctx context.Context, owner string) error
-	MarkDelivered(ctx context.Context, id int64, messageID int64, at time.Time) error
 	RetryDelivery(ctx context.Context, id int64, next time.Time, lastErr string) error
 	FailDelivery(ctx context.Context, id int64, reason string) error
 	RetargetDeliveries(ctx context.Context, from, to int64) (int, error)

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -118,5 +117,3 @@ func urgencyOrder(groups []*alert.Group) []int {
 	})
 	return order
 }
-
-var errEmpty = errors.New("empty message")

@@ -178,7 +178,10 @@ func (r *Renderer) Render(g *alert.Group, name string, mode Mode) (Message, erro
 	return Message{}, fmt.Errorf("template %q: %w even with one alert and short values", name, errTooLong)
 }
 
-var errTooLong = errors.New("message too long")
+var (
+	errTooLong = errors.New("message too long")
+	errEmpty   = errors.New("empty message")
+)
 
 // fit finds the largest number of alerts (at least one, when there are any)
 // whose rendering fits, by binary search: length grows with the alerts shown.
