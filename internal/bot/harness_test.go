@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,24 +38,6 @@ const (
 	topicA      = int64(7)
 	topicB      = int64(9)
 )
-
-// clock is the injected Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // faultyStore is the real store with RedeemLinkToken, MarkUpdateHandled and
 // PruneHandledUpdates replaceable, to fail a store call after the update
@@ -104,7 +85,7 @@ type harness struct {
 	dbPath string
 	fake   *testutil.Telegram
 	client *telegram.Client
-	clk    *clock
+	clk    *testutil.ManualClock
 	bot    *bot.Bot
 	nextID int64
 }
@@ -115,7 +96,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		o.log = t.Output()
 	}
 	logger := slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := &harness{dbPath: filepath.Join(t.TempDir(), "a.db"), clk: &clock{now: t0}, nextID: 500}
+	h := &harness{dbPath: filepath.Join(t.TempDir(), "a.db"), clk: testutil.NewManualClock(t0), nextID: 500}
 	h.st = openStore(t, h.dbPath, logger)
 	h.fake = testutil.NewTelegram(t, testutil.WithLimits(testutil.Limits{}))
 	client, err := telegram.New(h.fake.Token(), telegram.WithBaseURL(h.fake.URL()),

@@ -294,7 +294,7 @@ func TestTopUpKeepsPacing(t *testing.T) {
 // delay on the fake clock.
 type slowClaims struct {
 	store.Store
-	clk      *fakeClock
+	clk      *testutil.ManualClock
 	slowCall int
 	delay    time.Duration
 
@@ -318,7 +318,7 @@ func (s *slowClaims) ClaimChatDeliveries(ctx context.Context, owner string, chat
 // jumpClock is the limiter's clock in a single-goroutine simulation: a
 // timer moves the fake clock to its deadline and fires at once, so a
 // Wait that must hold returns at once, at the instant it would have.
-type jumpClock struct{ *fakeClock }
+type jumpClock struct{ *testutil.ManualClock }
 
 var _ ratelimit.Clock = jumpClock{}
 

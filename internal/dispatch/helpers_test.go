@@ -28,28 +28,6 @@ const (
 // microsecond timestamps hold it exactly.
 var t0 = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
 
-// fakeClock is Config.Now (and the fake Bot API's clock), advanced by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
 // senderFunc is a Sender built from a function, for wrapping the real client.
 type senderFunc func(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
 
@@ -87,17 +65,6 @@ func (s *spyOutbox) RetryDelivery(ctx context.Context, id int64, next time.Time,
 	s.retries = append(s.retries, retryCall{id, next, lastErr})
 	s.mu.Unlock()
 	return s.Store.RetryDelivery(ctx, id, next, lastErr)
-}
-
-func (s *spyOutbox) ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.Delivery, error) {
-	ds, err := s.Store.ClaimDeliveries(ctx, owner, now, leaseUntil, limit)
-	s.mu.Lock()
-	hook := s.afterClaim
-	s.mu.Unlock()
-	if hook != nil {
-		hook(ds)
-	}
-	return ds, err
 }
 
 func (s *spyOutbox) ClaimChatDeliveries(ctx context.Context, owner string, chat int64, now, leaseUntil time.Time, limit int) ([]store.Delivery, error) {
@@ -170,10 +137,10 @@ type testOpts struct {
 // newTestDispatcher wires a dispatcher to a real SQLite store, the real
 // renderer and the real Telegram client talking to the fake Bot API, all on
 // one fake clock.
-func newTestDispatcher(t *testing.T, o testOpts) (*Dispatcher, store.Store, *testutil.Telegram, *fakeClock) {
+func newTestDispatcher(t *testing.T, o testOpts) (*Dispatcher, store.Store, *testutil.Telegram, *testutil.ManualClock) {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	clk := newFakeClock()
+	clk := testutil.NewManualClock(t0)
 	st := openStore(t, logger)
 	fake := testutil.NewTelegram(t, testutil.WithLimits(o.limits), testutil.WithClock(clk.Now))
 	client, err := telegram.New(fake.Token(), telegram.WithBaseURL(fake.URL()),

@@ -22,20 +22,16 @@ import (
 var binary string // built once by TestMain
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "alertgram-e2e")
+	// The race detector stays on in the binary: the e2e runs find races in
+	// the real process, not only in unit tests.
+	path, cleanup, err := testutil.BuildAlertgram("-race")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "alertgram")
-	build := exec.Command("go", "build", "-race", "-o", binary, "github.com/alertgram/alertgram/cmd/alertgram")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building alertgram:", err)
-		os.Exit(1)
-	}
+	binary = path
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -28,9 +28,8 @@ import (
 )
 
 var (
-	load    = flag.Bool("load", false, "run the load scenarios (minutes; prints the README figures)")
-	binary  string
-	scratch string
+	load   = flag.Bool("load", false, "run the load scenarios (minutes; prints the README figures)")
+	binary string
 )
 
 func TestMain(m *testing.M) {
@@ -38,20 +37,14 @@ func TestMain(m *testing.M) {
 	if !*load {
 		os.Exit(m.Run()) // everything skips
 	}
-	var err error
-	if scratch, err = os.MkdirTemp("", "alertgram-load"); err != nil {
+	path, cleanup, err := testutil.BuildAlertgram("-trimpath")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(scratch, "alertgram")
-	build := exec.Command("go", "build", "-trimpath", "-o", binary, "github.com/alertgram/alertgram/cmd/alertgram")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building alertgram:", err)
-		os.Exit(1)
-	}
+	binary = path
 	code := m.Run()
-	os.RemoveAll(scratch)
+	cleanup()
 	os.Exit(code)
 }
 

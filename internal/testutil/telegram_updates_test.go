@@ -12,25 +12,8 @@ import (
 	"time"
 )
 
-// clock is a manual clock for WithClock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is the manual clock the fake's tests pass to WithClock.
+func newClock() *ManualClock { return NewManualClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 func TestRateLimits(t *testing.T) {
 	type send struct {

@@ -1,0 +1,28 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// BuildAlertgram builds cmd/alertgram with extra go build flags into a new
+// temporary directory, for tests that run the binary as an operator would.
+// It returns the binary's path and a cleanup that removes the directory.
+// Build output goes to stderr. Meant for TestMain, hence no testing.TB.
+func BuildAlertgram(flags ...string) (path string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "alertgram-bin")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "alertgram")
+	args := append(append([]string{"build"}, flags...), "-o", path, "github.com/alertgram/alertgram/cmd/alertgram")
+	build := exec.Command("go", args...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("building alertgram: %w", err)
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
