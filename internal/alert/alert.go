@@ -41,7 +41,10 @@ type Group struct {
 	CommonAnnotations  map[string]string `json:"commonAnnotations"`
 	ExternalURL        string            `json:"externalURL"`
 	NotificationReason string            `json:"notificationReason,omitempty"`
-	Alerts             []Alert           `json:"alerts"`
+	// OrgID is the Grafana organization that sent the notification; 0 for
+	// Alertmanager.
+	OrgID  int64   `json:"orgId,omitempty"`
+	Alerts []Alert `json:"alerts"`
 }
 
 // Alert is one alert inside a group.
@@ -61,6 +64,10 @@ type Alert struct {
 	ImageURL     string             `json:"imageURL,omitempty"`
 	ValueString  string             `json:"valueString,omitempty"`
 	Values       map[string]float64 `json:"values,omitempty"`
+	// RuleUID is the Grafana alert rule's UID (Grafana strips the private
+	// label __alert_rule_uid__ and sends it as ruleUID); a silence matching
+	// __alert_rule_uid__=<uid> silences exactly this rule.
+	RuleUID string `json:"ruleUID,omitempty"`
 }
 
 // Firing returns the alerts that are still firing, in their original order.

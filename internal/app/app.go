@@ -41,6 +41,8 @@ type App struct {
 	store      store.Store
 	client     *telegram.Client
 	bot        *bot.Bot
+	actions    *bot.Actions
+	silencers  *silencers
 	dispatcher *dispatch.Dispatcher
 	server     *http.Server
 	listener   net.Listener
@@ -69,9 +71,17 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 		}
 	}()
 	a.bot = bot.New(a.client, a.store, bot.Options{}, logger, reg)
+	if a.silencers, err = newSilencers(cfg, logger); err != nil {
+		return nil, err
+	}
+	pacer := ratelimit.New(pacingLimits(cfg.Delivery), ratelimit.RealClock())
+	a.actions = bot.NewActions(a.client, a.store, bot.ActionsConfig{
+		Routes: routeActions(cfg), Silencer: a.silencers.For, CallbackTTL: cfg.Actions.CallbackTTL, Pacer: pacer,
+	}, logger, reg)
+	a.bot.UseActions(a.actions)
 	a.dispatcher = dispatch.New(dispatch.Config{
-		Owner: cfg.InstanceID, Routes: routeSpecs(cfg), DedupeWindow: cfg.Delivery.DedupeWindow,
-		Pacer: ratelimit.New(pacingLimits(cfg.Delivery), ratelimit.RealClock()),
+		Owner: cfg.InstanceID, Routes: routeSpecs(cfg), DedupeWindow: cfg.Delivery.DedupeWindow, Buttons: a.actions,
+		Pacer: pacer,
 	},
 		a.store, recipients(cfg, a.store, logger), renderer, a.client, a.chatEvents(), logger, reg)
 	reg.MustRegister(newOutboxCollector(a.store), newSubscriptionCollector(a.store))
@@ -89,6 +99,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 		WebhookSecret: cfg.Telegram.WebhookSecret.Reveal(),
 		Links:         adminLinks{store: a.store, bot: a.bot},
 		AdminToken:    cfg.Admin.BearerToken.Reveal(),
+		GrafanaHMAC:   httpapi.NewGrafanaHMAC(cfg.WebhookAuth.GrafanaHMAC.Reveal()),
 	})
 	a.server = &http.Server{
 		Handler:           router,
@@ -125,12 +136,14 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // releases the rest (they stay in the outbox), then the store closes.
 func (a *App) Run(ctx context.Context) error {
 	defer a.store.Close()
+	defer a.silencers.Close()
 	dispCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDispatch()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.dispatcher.Run(dispCtx) }()
 	go func() { defer wg.Done(); a.runBot(ctx) }()
+	go func() { defer wg.Done(); a.runActions(ctx) }()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()

@@ -25,6 +25,7 @@ import (
 type API interface {
 	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
 	SetMyCommands(ctx context.Context, commands []telegram.BotCommand, scope *telegram.BotCommandScope) error
+	AnswerCallbackQuery(ctx context.Context, p telegram.AnswerCallbackQueryParams) error
 }
 
 // Store is the part of the store the bot uses.
@@ -82,6 +83,7 @@ type Bot struct {
 	metrics *metrics
 
 	username atomic.Value // string: the bot's username, once getMe answered
+	actions  *Actions     // inline buttons; nil: presses are answered "expired"
 
 	// handling serialises HandleUpdate, so that a redelivery racing the
 	// first delivery (a webhook retry while it is still handled) finds it
@@ -107,6 +109,23 @@ func New(api API, st Store, opts Options, l *slog.Logger, reg prometheus.Registe
 		starts:  cache.New(opts.StartWindow, 2*opts.StartWindow),
 		metrics: newMetrics(reg),
 	}
+}
+
+// UseActions makes the bot handle inline button presses with a. Call it
+// before updates arrive.
+func (b *Bot) UseActions(a *Actions) { b.actions = a }
+
+// onCallback hands a button press to Actions; without them every press is
+// still answered, so the client's spinner stops.
+func (b *Bot) onCallback(ctx context.Context, q *telegram.CallbackQuery) error {
+	if b.actions != nil {
+		return b.actions.HandleCallback(ctx, q)
+	}
+	err := b.api.AnswerCallbackQuery(ctx, telegram.AnswerCallbackQueryParams{CallbackQueryID: q.ID, Text: "Buttons are not enabled."})
+	if err != nil {
+		b.log.Warn("answerCallbackQuery failed", "err", err)
+	}
+	return nil
 }
 
 // SetUsername records the bot's username (from getMe): commands addressed
@@ -184,7 +203,7 @@ func (b *Bot) dispatch(ctx context.Context, u telegram.Update) error {
 		return b.onMembership(ctx, u.MyChatMember)
 	case u.CallbackQuery != nil:
 		b.metrics.updates.WithLabelValues("callback_query").Inc()
-		return nil // inline buttons arrive with issue #5
+		return b.onCallback(ctx, u.CallbackQuery)
 	}
 	b.metrics.updates.WithLabelValues("other").Inc()
 	return nil

@@ -23,3 +23,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	return m
 }
+
+type actionMetrics struct {
+	presses *prometheus.CounterVec
+}
+
+func newActionMetrics(reg prometheus.Registerer) *actionMetrics {
+	m := &actionMetrics{
+		presses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertgram_button_presses_total",
+			Help: "Inline button presses by action and result (ok, expired, not_allowed, failed).",
+		}, []string{"action", "result"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.presses)
+	}
+	return m
+}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -139,8 +140,10 @@ func TestFullConfig(t *testing.T) {
 			WebhookURL:    "https://alerts.example.com/telegram/webhook",
 			WebhookSecret: "full-webhook-secret_0123",
 		},
-		Alertmanager: Alertmanager{URL: "http://alertmanager.internal:9093"},
+		Alertmanager: alertmanagerAt("http://alertmanager.internal:9093"),
+		Grafana:      defaultGrafana(),
 		Delivery:     defaultDelivery(),
+		Actions:      Actions{CallbackTTL: 168 * time.Hour, AckCheckInterval: 30 * time.Second},
 		WebhookAuth:  WebhookAuth{BasicAuth: &BasicAuth{Username: "alertmanager", Password: "full-basic-password"}},
 		Routes: []Route{{
 			Name:         "oncall",
@@ -149,11 +152,16 @@ func TestFullConfig(t *testing.T) {
 			Template:     "oncall",
 			SendResolved: &no,
 			Buttons:      []string{ButtonAck, ButtonSilence},
+			Actions: RouteActions{
+				SilenceDurations: []time.Duration{30 * time.Minute, 2 * time.Hour}, AckDuration: 10 * time.Minute,
+				SilenceScope: ScopeGroupLabels, AllowedUsers: []int64{111, 222}, ChatAdmins: true, Receiver: "telegram-.*",
+			},
 		}, {
 			Name:      "team.db-alerts",
 			Chats:     []ChatRef{{ChatID: 12345}},
 			ParseMode: ParseModeHTML,
 			Template:  DefaultTemplate,
+			Actions:   defaultRouteActions(),
 		}},
 		Dir: dir,
 	}
@@ -184,9 +192,11 @@ func TestMinimalConfigDefaults(t *testing.T) {
 		MaxBodyBytes: 4 << 20,
 		Log:          Log{Level: "info", Format: "text"},
 		Telegram:     Telegram{Token: testToken, APIURL: "https://api.telegram.org", Updates: UpdatesPolling},
-		Alertmanager: Alertmanager{URL: "http://127.0.0.1:9093"},
+		Alertmanager: alertmanagerAt("http://127.0.0.1:9093"),
+		Grafana:      defaultGrafana(),
 		Delivery:     defaultDelivery(),
-		Routes:       []Route{{Name: "oncall", ParseMode: ParseModeHTML, Template: "default"}},
+		Actions:      defaultActions(),
+		Routes:       []Route{{Name: "oncall", ParseMode: ParseModeHTML, Template: "default", Actions: defaultRouteActions()}},
 		Dir:          dir,
 	}
 	if cfg.Routes[0].SendResolved == nil || !*cfg.Routes[0].SendResolved {

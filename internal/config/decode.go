@@ -14,7 +14,9 @@ import (
 // unknown or duplicate key is an error naming its key path and line, and
 // so is a value of the wrong type. It walks mappings, sequences and
 // pointers itself so that it knows where it is; every leaf (a scalar, or a
-// type with its own UnmarshalYAML/UnmarshalText) is decoded by yaml.v3.
+// type with its own UnmarshalYAML/UnmarshalText) is decoded by yaml.v3,
+// except Prometheus' yaml.v2-style types (http_config), which yaml.v2
+// decodes strictly (see v2Leaf).
 //
 // Walking the original tree, rather than re-encoding it and decoding with
 // yaml.v3's KnownFields(true), keeps the line numbers of the file the user
@@ -25,6 +27,7 @@ type decoder struct {
 	original map[*yaml.Node]string // text before ${VAR} expansion
 	skip     map[*yaml.Node]bool   // scalars whose expansion failed
 	aliases  map[*yaml.Node]bool   // aliases being followed, to stop cycles
+	set      map[string]bool       // key paths present in the file
 	errs     []error
 }
 
@@ -68,6 +71,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	t := reflect.PointerTo(v.Type())
+	if t.Implements(v2UnmarshalerType) {
+		d.v2Leaf(n, v, path)
+		return
+	}
 	if t.Implements(unmarshalerType) || t.Implements(textUnmarshalerType) {
 		d.leaf(n, v, path)
 		return
@@ -135,6 +142,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(key, keyPath, "unknown key (known keys: %s)", strings.Join(names, ", "))
 		default:
 			seen[name] = key.Line
+			d.set[keyPath] = true
 			d.decode(value, v.Field(index), keyPath)
 		}
 	}

@@ -99,10 +99,11 @@ func parseDocument(data []byte) (*yaml.Node, error) {
 func decodeDocument(root *yaml.Node, cfg *Config, lookup lookupFunc) error {
 	e := &expander{lookup: lookup, original: make(map[*yaml.Node]string), failed: make(map[*yaml.Node]bool)}
 	e.tree(root, "")
-	d := &decoder{original: e.original, skip: e.failed, aliases: make(map[*yaml.Node]bool)}
+	d := &decoder{original: e.original, skip: e.failed, aliases: make(map[*yaml.Node]bool), set: make(map[string]bool)}
 	if len(root.Content) == 1 {
 		d.decode(root.Content[0], reflect.ValueOf(cfg).Elem(), "")
 	}
+	cfg.Alertmanager.yieldDefaultURL(d.set)
 	return errors.Join(append(e.errs, d.errs...)...)
 }
 
@@ -115,8 +116,10 @@ func defaults(hostname func() (string, error)) *Config {
 		MaxBodyBytes: DefaultMaxBodyBytes,
 		Log:          Log{Level: "info", Format: "text"},
 		Telegram:     Telegram{APIURL: DefaultAPIURL, Updates: UpdatesPolling},
-		Alertmanager: Alertmanager{URL: DefaultAlertmanager},
+		Alertmanager: defaultAlertmanager(),
+		Grafana:      defaultGrafana(),
 		Delivery:     defaultDelivery(),
+		Actions:      defaultActions(),
 	}
 }
 
@@ -130,6 +133,10 @@ func (c *Config) resolvePaths() {
 	if c.WebhookAuth.BasicAuth != nil {
 		c.WebhookAuth.BasicAuth.PasswordFile = c.resolve(c.WebhookAuth.BasicAuth.PasswordFile)
 	}
+	if h := c.WebhookAuth.GrafanaHMAC; h != nil {
+		h.SecretFile = c.resolve(h.SecretFile)
+	}
+	c.resolveAPIPaths()
 	if path, ok := strings.CutPrefix(c.Storage, sqliteScheme); ok && plainSQLitePath(path) {
 		c.Storage = sqliteScheme + c.resolve(path)
 	}
@@ -159,6 +166,10 @@ func (c *Config) secretFields() []secretField {
 	if b := c.WebhookAuth.BasicAuth; b != nil {
 		fields = append(fields, secretField{"webhook_auth.basic_auth.password", "webhook_auth.basic_auth.password_file", &b.Password, b.PasswordFile})
 	}
+	if h := c.WebhookAuth.GrafanaHMAC; h != nil {
+		fields = append(fields, secretField{"webhook_auth.grafana_hmac.secret", "webhook_auth.grafana_hmac.secret_file", &h.Secret, h.SecretFile})
+	}
+	fields = append(fields, c.grafanaSecretFields()...)
 	return fields
 }
 

@@ -112,12 +112,12 @@ func TestSecret(t *testing.T) {
 // lists the fields by hand: a new field must be added there.
 func TestWebhookAuthFormatPrintsEveryField(t *testing.T) {
 	t.Parallel()
-	if n := reflect.TypeFor[WebhookAuth]().NumField(); n != 3 {
+	if n := reflect.TypeFor[WebhookAuth]().NumField(); n != 4 {
 		t.Errorf("WebhookAuth has %d fields; update WebhookAuth.Format and this test", n)
 	}
 	a := WebhookAuth{BearerToken: "b", BearerTokenFile: "/f", BasicAuth: &BasicAuth{Username: "am", Password: "pw-pw-pw"}}
 	got := fmt.Sprintf("%+v", a)
-	if want := "{BearerToken:<secret> BearerTokenFile:/f BasicAuth:&{Username:am Password:<secret> PasswordFile:}}"; got != want {
+	if want := "{BearerToken:<secret> BearerTokenFile:/f BasicAuth:&{Username:am Password:<secret> PasswordFile:} GrafanaHMAC:<nil>}"; got != want {
 		t.Errorf("%%+v = %s, want %s", got, want)
 	}
 }

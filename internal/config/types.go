@@ -6,7 +6,10 @@
 // secret files read and Validate passed; only cmd and app see all of it.
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Config is the whole alertgram configuration: one YAML file. Only cmd and
 // app see all of it; every other package gets the part it needs.
@@ -20,6 +23,8 @@ type Config struct {
 
 	Telegram     Telegram     `yaml:"telegram"`
 	Alertmanager Alertmanager `yaml:"alertmanager"`
+	Grafana      Grafana      `yaml:"grafana"`
+	Actions      Actions      `yaml:"actions"`
 	WebhookAuth  WebhookAuth  `yaml:"webhook_auth"`
 	Admin        Admin        `yaml:"admin"`
 	Delivery     Delivery     `yaml:"delivery"`
@@ -49,17 +54,23 @@ type Telegram struct {
 	WebhookSecretFile string `yaml:"webhook_secret_file"`
 }
 
-// Alertmanager is where Silence/Ack callbacks go.
+// Alertmanager is where Silence/Ack callbacks go: one URL, or the peers of
+// an HA cluster in urls (tried in order on failure); use Endpoints.
 type Alertmanager struct {
-	URL string `yaml:"url"`
+	URL        string           `yaml:"url"`     // default http://127.0.0.1:9093
+	URLs       []string         `yaml:"urls"`    // exclusive with url
+	Timeout    time.Duration    `yaml:"timeout"` // per attempt at one peer; default 10s
+	HTTPConfig HTTPClientConfig `yaml:"http_config"`
 }
 
 // WebhookAuth protects the webhook endpoints. Bearer and basic are
-// mutually exclusive; neither means no auth.
+// mutually exclusive; neither means no auth. GrafanaHMAC additionally
+// verifies Grafana's request signature on /webhook/grafana/*.
 type WebhookAuth struct {
-	BearerToken     Secret     `yaml:"bearer_token"`
-	BearerTokenFile string     `yaml:"bearer_token_file"`
-	BasicAuth       *BasicAuth `yaml:"basic_auth"`
+	BearerToken     Secret       `yaml:"bearer_token"`
+	BearerTokenFile string       `yaml:"bearer_token_file"`
+	BasicAuth       *BasicAuth   `yaml:"basic_auth"`
+	GrafanaHMAC     *GrafanaHMAC `yaml:"grafana_hmac"`
 }
 
 // Format prints a WebhookAuth the same way for every verb, following the
@@ -69,11 +80,11 @@ type WebhookAuth struct {
 func (a WebhookAuth) Format(f fmt.State, _ rune) {
 	switch {
 	case f.Flag('#'):
-		fmt.Fprintf(f, "config.WebhookAuth{BearerToken:%#v, BearerTokenFile:%#v, BasicAuth:%#v}", a.BearerToken, a.BearerTokenFile, a.BasicAuth)
+		fmt.Fprintf(f, "config.WebhookAuth{BearerToken:%#v, BearerTokenFile:%#v, BasicAuth:%#v, GrafanaHMAC:%#v}", a.BearerToken, a.BearerTokenFile, a.BasicAuth, a.GrafanaHMAC)
 	case f.Flag('+'):
-		fmt.Fprintf(f, "{BearerToken:%+v BearerTokenFile:%+v BasicAuth:%+v}", a.BearerToken, a.BearerTokenFile, a.BasicAuth)
+		fmt.Fprintf(f, "{BearerToken:%+v BearerTokenFile:%+v BasicAuth:%+v GrafanaHMAC:%+v}", a.BearerToken, a.BearerTokenFile, a.BasicAuth, a.GrafanaHMAC)
 	default:
-		fmt.Fprintf(f, "{%v %v %v}", a.BearerToken, a.BearerTokenFile, a.BasicAuth)
+		fmt.Fprintf(f, "{%v %v %v %v}", a.BearerToken, a.BearerTokenFile, a.BasicAuth, a.GrafanaHMAC)
 	}
 }
 
@@ -104,6 +115,11 @@ type Route struct {
 	// without sound (disable_notification), e.g. [warning, info].
 	// Resolved messages are always silent.
 	SilentSeverities []string `yaml:"silent_severities"`
+
+	// Grafana overrides the top-level grafana block; see GrafanaFor.
+	Grafana GrafanaRoute `yaml:"grafana"`
+	// Actions tunes the Ack/Silence buttons (see actions.go).
+	Actions RouteActions `yaml:"actions"`
 }
 
 // ChatRef is a static chat: a chat id, optionally with a forum topic. In YAML
@@ -155,4 +171,5 @@ func (r *Route) setDefaults() {
 	r.ParseMode = ParseModeHTML
 	r.Template = "default"
 	r.SendResolved = &sendResolved
+	r.Actions = defaultRouteActions()
 }

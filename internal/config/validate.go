@@ -62,10 +62,12 @@ func (c *Config) Validate() error {
 	p.oneOf("log.level", c.Log.Level, logLevels)
 	p.oneOf("log.format", c.Log.Format, logFormats)
 	p.telegram(&c.Telegram)
-	p.httpURL("alertmanager.url", c.Alertmanager.URL)
+	p.alertmanager(&c.Alertmanager)
+	p.grafana(c)
 	p.webhookAuth(&c.WebhookAuth)
 	p.routes(c.Routes)
 	p.delivery(c.Delivery)
+	p.actions(c.Actions)
 	return errors.Join(p...)
 }
 
@@ -164,6 +166,7 @@ func isLoopback(host string) bool {
 }
 
 func (p *problems) webhookAuth(a *WebhookAuth) {
+	p.grafanaHMAC(a.GrafanaHMAC)
 	b := a.BasicAuth
 	if b == nil {
 		return
@@ -197,6 +200,7 @@ func (p *problems) routes(routes []Route) {
 			p.addf(key+".template", "must not be empty (the built-in one is %q)", DefaultTemplate)
 		}
 		p.buttons(key+".buttons", r.Buttons)
+		p.routeActions(key+".actions", r.Actions)
 		p.chats(key+".chats", r.Chats)
 		for j, sev := range r.SilentSeverities {
 			if strings.TrimSpace(sev) == "" {

@@ -74,6 +74,17 @@ type ChatEvents struct {
 	Migrated func(ctx context.Context, from, to int64)              // group upgraded to supergroup
 }
 
+// Buttons puts action buttons (Ack, Silence, links) on messages about one
+// firing group (internal/bot.Actions).
+type Buttons interface {
+	// Keyboard returns the keyboard for a new message about g to a chat of
+	// route, and a function to call with the message once Telegram
+	// accepted it (nil when there is nothing to record).
+	Keyboard(route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message))
+	// GroupResolved is told once a group's resolved state was delivered.
+	GroupResolved(ctx context.Context, route, groupKey string)
+}
+
 // RouteSpec is how one route's messages look and sound.
 type RouteSpec struct {
 	ParseMode        render.Mode
@@ -92,6 +103,7 @@ type Config struct {
 	// Default NoPacing; the app passes a ratelimit.Limiter.
 	Pacer        Pacer
 	DedupeWindow time.Duration // 0: no deduplication of identical notifications
+	Buttons      Buttons       // nil: messages carry no keyboard
 	MaxWorkers   int           // chats sent to concurrently; default 1000
 	ChatBatch    int           // deliveries one chat worker holds; default 200 (a digest carries far fewer)
 	Lease        time.Duration // how long a claim lasts; default 10m

@@ -37,6 +37,9 @@ type job struct {
 	// (nil: none).
 	editID int64
 	reply  *render.Message
+	// keyboard of a new single message, and what records it once sent.
+	keyboard *telegram.InlineKeyboardMarkup
+	onSent   func(ctx context.Context, messageID int64, sent render.Message)
 }
 
 // prepareSingle prepares one alert group. A resolved group whose original
@@ -51,6 +54,9 @@ func (d *Dispatcher) prepareSingle(ctx context.Context, it item) *job {
 		fallback: func() render.Message { return d.renderer.Fallback(it.g) },
 	}
 	if it.g.Status != alert.StatusResolved {
+		if d.cfg.Buttons != nil {
+			j.keyboard, j.onSent = d.cfg.Buttons.Keyboard(it.del.Route, it.del.Target, it.g)
+		}
 		return j
 	}
 	ref, ok := d.ref(ctx, it.del)
@@ -115,9 +121,12 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) bool {
 	if j.kind == "resolve" {
 		return d.executeResolve(ctx, j)
 	}
-	sent, err := d.send(ctx, j.log, j.to, j.msg, j.quiet, nil, j.fallback)
+	sent, used, err := d.send(ctx, j.log, j.to, j.msg, j.quiet, nil, j.keyboard, j.fallback)
 	if !d.record(ctx, j.log, deliveries(j.items), sent, err) {
 		return false
+	}
+	if j.onSent != nil {
+		j.onSent(ctx, sent.MessageID, used)
 	}
 	d.metrics.sent.WithLabelValues(j.kind).Inc()
 	for _, it := range j.items {
@@ -150,6 +159,9 @@ func (d *Dispatcher) executeResolve(ctx context.Context, j *job) bool {
 	}
 	d.metrics.edits.Inc()
 	d.putRef(ctx, it.del, it.g, j.editID, false)
+	if d.cfg.Buttons != nil {
+		d.cfg.Buttons.GroupResolved(ctx, it.del.Route, it.del.GroupKey)
+	}
 	if j.reply != nil {
 		d.replyResolved(ctx, j, *j.reply)
 	}
@@ -164,7 +176,7 @@ func (d *Dispatcher) replyResolved(ctx context.Context, j *job, msg render.Messa
 	}
 	reply := &telegram.ReplyParameters{MessageID: j.editID, AllowSendingWithoutReply: true}
 	g := j.items[0].g
-	if _, err := d.send(ctx, j.log, j.to, msg, true, reply, func() render.Message { return d.renderer.Fallback(g) }); err != nil {
+	if _, _, err := d.send(ctx, j.log, j.to, msg, true, reply, nil, func() render.Message { return d.renderer.Fallback(g) }); err != nil {
 		d.metrics.observeResult(err)
 		j.log.Warn("resolved reply failed; the original message shows the resolution", "err", err)
 		return
@@ -193,21 +205,27 @@ func (d *Dispatcher) templateFor(base, kind string) string {
 
 // send sends msg, resending once as plain text (fallback) when Telegram
 // cannot parse it, and once without the topic when the forum topic does not
-// exist.
-func (d *Dispatcher) send(ctx context.Context, l *slog.Logger, to store.Target, msg render.Message, quiet bool, reply *telegram.ReplyParameters, fallback func() render.Message) (telegram.Message, error) {
+// exist. It returns the message as Telegram accepted it (msg or its
+// fallback). A keyboard Telegram refuses is left out rather than the alert.
+func (d *Dispatcher) send(ctx context.Context, l *slog.Logger, to store.Target, msg render.Message, quiet bool, reply *telegram.ReplyParameters, kb *telegram.InlineKeyboardMarkup, fallback func() render.Message) (telegram.Message, render.Message, error) {
 	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	defer cancel()
 	p := telegram.SendMessageParams{
 		ChatID: to.ChatID, MessageThreadID: to.ThreadID, Text: msg.Text, ParseMode: string(msg.ParseMode),
-		DisableNotification: quiet, ReplyParameters: reply,
+		DisableNotification: quiet, ReplyParameters: reply, ReplyMarkup: kb,
 		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true},
 	}
 	sent, err := d.sender.SendMessage(sendCtx, p)
 	if telegram.IsParseError(err) && p.ParseMode != "" {
 		l.Error("telegram rejected formatted text, resending as plain text", "err", err)
 		d.metrics.fallbacks.Inc()
-		fb := fallback()
-		p.Text, p.ParseMode = fb.Text, string(fb.ParseMode)
+		msg = fallback()
+		p.Text, p.ParseMode = msg.Text, string(msg.ParseMode)
+		sent, err = d.sender.SendMessage(sendCtx, p)
+	}
+	if isButtonError(err) && p.ReplyMarkup != nil {
+		l.Error("telegram rejected the buttons, sending without them", "err", err)
+		p.ReplyMarkup = nil
 		sent, err = d.sender.SendMessage(sendCtx, p)
 	}
 	if isThreadMissing(err) && p.MessageThreadID != 0 {
@@ -215,7 +233,14 @@ func (d *Dispatcher) send(ctx context.Context, l *slog.Logger, to store.Target, 
 		p.MessageThreadID = 0
 		sent, err = d.sender.SendMessage(sendCtx, p)
 	}
-	return sent, err
+	return sent, msg, err
+}
+
+// isButtonError is Telegram refusing a keyboard (BUTTON_URL_INVALID,
+// BUTTON_DATA_INVALID, ...).
+func isButtonError(err error) bool {
+	var apiErr *telegram.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 400 && strings.Contains(apiErr.Description, "BUTTON_")
 }
 
 // edit replaces a message's text; "message is not modified" is success.

@@ -43,12 +43,9 @@ func decodeAlertmanager(body []byte, route string) (*alert.Group, error) {
 		}
 		return nil, fmt.Errorf("version: got %q, expected \"4\"", w.Version)
 	}
-	status := alert.Status(w.Status)
-	if !status.Valid() {
-		return nil, fmt.Errorf("status: got %q, expected \"firing\" or \"resolved\"", w.Status)
-	}
-	if len(w.Alerts) == 0 {
-		return nil, fmt.Errorf("alerts: empty; a notification needs at least one alert")
+	status, err := groupStatus(w.Status, len(w.Alerts))
+	if err != nil {
+		return nil, err
 	}
 	g := &alert.Group{
 		Source:             alert.SourceAlertmanager,
@@ -73,9 +70,27 @@ func decodeAlertmanager(body []byte, route string) (*alert.Group, error) {
 	}
 	if g.GroupKey == "" {
 		// Alertmanager always sends one; other senders of this format may not.
-		g.GroupKey = fmt.Sprintf("%s:%s", w.Receiver, model.LabelSet(toLabelSet(w.GroupLabels)))
+		g.GroupKey = fallbackGroupKey(w.Receiver, w.GroupLabels)
 	}
 	return g, nil
+}
+
+// groupStatus checks a notification's status and that it has alerts.
+func groupStatus(status string, alerts int) (alert.Status, error) {
+	s := alert.Status(status)
+	if !s.Valid() {
+		return "", fmt.Errorf("status: got %q, expected \"firing\" or \"resolved\"", status)
+	}
+	if alerts == 0 {
+		return "", fmt.Errorf("alerts: empty; a notification needs at least one alert")
+	}
+	return s, nil
+}
+
+// fallbackGroupKey stands in for a missing groupKey: the receiver and the
+// group labels identify the aggregation group as Alertmanager's key does.
+func fallbackGroupKey(receiver string, groupLabels map[string]string) string {
+	return fmt.Sprintf("%s:%s", receiver, toLabelSet(groupLabels))
 }
 
 func convertAMAlert(a amAlert) (alert.Alert, error) {

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alertgram_webhooks_received_total",
-			Help: "Webhook requests by source, route and result (accepted, invalid, unauthorized, unknown_route, too_large, unavailable).",
+			Help: "Webhook requests by source, route and result (accepted, ignored, invalid, unauthorized, unknown_route, too_large, unavailable).",
 		}, []string{"source", "route", "result"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alertgram_alerts_received_total",
@@ -43,6 +43,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	return m
 }
+
+// ignoredError is a decoder's answer for a valid payload that carries
+// nothing to deliver (a legacy Grafana "pending" or "paused"): the webhook
+// answers 200 with status "ignored" and the reason, and stores nothing.
+type ignoredError struct{ reason string }
+
+func (e *ignoredError) Error() string { return e.reason }
 
 // intake is the handler of POST /webhook/<source>/:route: read within the
 // size limit, decode and validate, then enqueue durably. Only a committed
@@ -74,6 +81,12 @@ func (h *webhooks) intake(src alert.Source, decode decoder) gin.HandlerFunc {
 			return
 		}
 		g, err := decode(body, route)
+		var ignored *ignoredError
+		if errors.As(err, &ignored) {
+			h.metrics.received.WithLabelValues(source, route, "ignored").Inc()
+			c.JSON(http.StatusOK, gin.H{"status": "ignored", "alerts": 0, "reason": ignored.reason})
+			return
+		}
 		if err != nil {
 			fail(http.StatusBadRequest, "invalid", "invalid "+source+" payload: "+err.Error())
 			return

@@ -1,5 +1,5 @@
 // Package httpapi is alertgram's HTTP surface: webhook intake for
-// Alertmanager (and later Grafana), health and readiness, and metrics. A
+// Alertmanager and Grafana, health and readiness, and metrics. A
 // webhook is answered 2xx only after its notification is durably accepted.
 package httpapi
 
@@ -59,6 +59,13 @@ type Deps struct {
 	// token: off).
 	Links      LinkCreator
 	AdminToken string
+
+	// GrafanaHMAC verifies Grafana's signature on /webhook/grafana/*
+	// (zero: off).
+	GrafanaHMAC GrafanaHMAC
+	// Now is the clock for signature timestamps and legacy Grafana alerts;
+	// time.Now if nil.
+	Now func() time.Time
 }
 
 // NewRouter builds the Gin engine with every endpoint.
@@ -76,6 +83,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h := &webhooks{deps: d, metrics: newMetrics(d.Registerer)}
 	hooks := r.Group("/webhook", h.authenticate)
 	hooks.POST("/alertmanager/:route", h.intake(alert.SourceAlertmanager, decodeAlertmanager))
+	hooks.POST("/grafana/:route", h.verifyGrafanaHMAC, h.intake(alert.SourceGrafana, newGrafanaDecoder(h.now)))
 
 	r.POST("/telegram/webhook", telegramWebhook(d))
 	r.POST("/api/v1/links", createLink(d))

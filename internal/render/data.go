@@ -1,6 +1,7 @@
 package render
 
 import (
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -39,8 +40,11 @@ type Data struct {
 	// alertgram left out to stay under Telegram's length limit plus those
 	// Alertmanager dropped (max_alerts).
 	OmittedAlerts int
-	// SilenceURL opens Alertmanager's silence form for the whole group.
+	// SilenceURL opens the silence form for the whole group: Alertmanager's,
+	// or Grafana's (matching the rule, when all alerts share one).
 	SilenceURL string
+	// OrgID is the Grafana organization; 0 for Alertmanager.
+	OrgID int64
 }
 
 // Alert is one alert as a template sees it: Alertmanager's fields plus the
@@ -60,8 +64,21 @@ type Alert struct {
 	DashboardURL string
 	PanelURL     string
 	ImageURL     string
-	ValueString  string
-	Values       map[string]float64
+	// ValueString and Values are what a Grafana rule evaluated: values by
+	// refID (nil when Grafana sent none), and Grafana's text form.
+	ValueString string
+	Values      map[string]float64
+	RuleUID     string // the Grafana rule
+}
+
+// SortedValues returns Values as refID/value pairs sorted by refID, each
+// value shortened to about four significant digits ("A=93.22").
+func (a Alert) SortedValues() amtemplate.Pairs {
+	pairs := make(amtemplate.Pairs, 0, len(a.Values))
+	for _, k := range sortedRefIDs(a.Values) {
+		pairs = append(pairs, amtemplate.Pair{Name: k, Value: formatValue(a.Values[k])})
+	}
+	return pairs
 }
 
 // Alerts is a list of alerts with Alertmanager's helpers.
@@ -100,7 +117,8 @@ func newData(g *alert.Group, valueLimit int) *Data {
 		GroupKey:           capString(g.GroupKey, valueLimit),
 		Title:              capString(groupTitle(g), valueLimit),
 		OmittedAlerts:      int(g.TruncatedAlerts),
-		SilenceURL:         silenceFormURL(g.ExternalURL, silenceLabels(g)),
+		SilenceURL:         groupSilenceURL(g),
+		OrgID:              g.OrgID,
 	}
 	for _, a := range g.Alerts {
 		if a.Status == alert.StatusFiring {
@@ -122,8 +140,12 @@ func newData(g *alert.Group, valueLimit int) *Data {
 
 func newAlert(g *alert.Group, a alert.Alert, valueLimit int) Alert {
 	silence := a.SilenceURL
-	if silence == "" && g.Source == alert.SourceAlertmanager {
-		silence = silenceFormURL(g.ExternalURL, a.Labels)
+	if silence == "" {
+		if g.Source == alert.SourceGrafana {
+			silence = grafanaSilenceURL(g.ExternalURL, g.OrgID, a.Labels, a.RuleUID)
+		} else {
+			silence = silenceFormURL(g.ExternalURL, a.Labels)
+		}
 	}
 	return Alert{
 		Status:       string(a.Status),
@@ -140,6 +162,7 @@ func newAlert(g *alert.Group, a alert.Alert, valueLimit int) Alert {
 		ImageURL:     a.ImageURL,
 		ValueString:  capString(a.ValueString, valueLimit),
 		Values:       a.Values,
+		RuleUID:      a.RuleUID,
 	}
 }
 
@@ -193,6 +216,52 @@ func silenceLabels(g *alert.Group) map[string]string {
 	return g.GroupLabels
 }
 
+// groupSilenceURL links to the silence form of the group's sender.
+func groupSilenceURL(g *alert.Group) string {
+	if g.Source == alert.SourceGrafana {
+		return grafanaSilenceURL(g.ExternalURL, g.OrgID, silenceLabels(g), groupRuleUID(g))
+	}
+	return silenceFormURL(g.ExternalURL, silenceLabels(g))
+}
+
+// groupRuleUID returns the Grafana rule UID all alerts of g share, or "".
+func groupRuleUID(g *alert.Group) string {
+	uid := ""
+	for i, a := range g.Alerts {
+		if i > 0 && a.RuleUID != uid {
+			return ""
+		}
+		uid = a.RuleUID
+	}
+	return uid
+}
+
+// grafanaSilenceURL links to Grafana's "new silence" form pre-filled the
+// way Grafana builds an alert's silenceURL (grafana/alerting
+// generateSilenceURL): the rule UID matcher when known, which replaces
+// alertname and grafana_folder, then the other labels; private labels
+// (__x__) are left out.
+func grafanaSilenceURL(externalURL string, orgID int64, labels map[string]string, ruleUID string) string {
+	if externalURL == "" || (len(labels) == 0 && ruleUID == "") {
+		return ""
+	}
+	q := url.Values{"alertmanager": {"grafana"}}
+	if ruleUID != "" {
+		q.Add("matcher", "__alert_rule_uid__="+ruleUID)
+	}
+	for _, k := range alert.SortedKeys(labels) {
+		private := strings.HasPrefix(k, "__") && strings.HasSuffix(k, "__")
+		if private || ruleUID != "" && (k == "alertname" || k == "grafana_folder") {
+			continue
+		}
+		q.Add("matcher", k+"="+labels[k])
+	}
+	if orgID > 0 {
+		q.Set("orgId", strconv.FormatInt(orgID, 10))
+	}
+	return strings.TrimRight(externalURL, "/") + "/alerting/silence/new?" + q.Encode()
+}
+
 // silenceFormURL links to Alertmanager's "new silence" form pre-filled with
 // equality matchers for labels, the same link Alertmanager's own default
 // template builds (__alert_silence_link).
@@ -217,4 +286,33 @@ func extraLabels(labels, common map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// sortedRefIDs returns the keys of values in lexical order.
+func sortedRefIDs(values map[string]float64) []string {
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// formatValue shortens an evaluated value for reading: about four
+// significant digits, never in exponent form for numbers of 1 and above
+// (93.21587 → "93.22", 123456.7 → "123457", 0.73421 → "0.7342").
+func formatValue(v float64) string {
+	abs := math.Abs(v)
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case abs != 0 && abs < 1:
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	intDigits := len(strconv.FormatFloat(math.Trunc(abs), 'f', 0, 64))
+	s := strconv.FormatFloat(v, 'f', max(0, 4-intDigits), 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }

@@ -181,6 +181,43 @@ var migrations = []migration{
 		){{strict}}`,
 		`CREATE INDEX message_refs_updated_at ON message_refs (updated_at)`,
 	}},
+	// version 6: inline buttons. action_messages is one sent message that
+	// carries Ack/Silence buttons: where it is, what a silence from it
+	// matches, its text (re-used when the state line is edited in) and its
+	// state. callbacks are its buttons: callback_data is a random id, so
+	// it cannot be forged, and each id is bound to one action.
+	{version: 6, name: "actions", stmts: []string{
+		`CREATE TABLE action_messages (
+			id {{pk}},
+			route TEXT NOT NULL,
+			source TEXT NOT NULL,
+			chat_id {{int64}} NOT NULL,
+			thread_id {{int64}} NOT NULL DEFAULT 0,
+			message_id {{int64}} NOT NULL,
+			group_key TEXT NOT NULL,
+			silence_labels TEXT NOT NULL,
+			text TEXT NOT NULL,
+			parse_mode TEXT NOT NULL,
+			state TEXT NOT NULL DEFAULT '',
+			silence_id TEXT NOT NULL DEFAULT '',
+			actor TEXT NOT NULL DEFAULT '',
+			state_until {{time}},
+			created_at {{time}} NOT NULL,
+			updated_at {{time}} NOT NULL
+		){{strict}}`,
+		`CREATE INDEX action_messages_group ON action_messages (route, group_key)`,
+		`CREATE INDEX action_messages_state ON action_messages (state)`,
+		`CREATE INDEX action_messages_updated_at ON action_messages (updated_at)`,
+		`CREATE TABLE callbacks (
+			id TEXT PRIMARY KEY,
+			action_message_id {{int64}} NOT NULL REFERENCES action_messages (id) ON DELETE CASCADE,
+			action TEXT NOT NULL,
+			duration_ms {{int64}} NOT NULL DEFAULT 0,
+			silence_id TEXT NOT NULL DEFAULT '',
+			created_at {{time}} NOT NULL
+		){{strict}}`,
+		`CREATE INDEX callbacks_action_message ON callbacks (action_message_id)`,
+	}},
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -22,7 +22,9 @@ type sqlStore struct {
 	d           dialect
 	log         *slog.Logger
 	stmts       *prepared
-	adds        *committer // AddNotification's group commit
+	adds        *committer    // AddNotification's group commit
+	wal         *checkpointer // SQLite only: background WAL checkpoints
+	walDB       *sql.DB       // the checkpointer's connection
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -56,6 +58,9 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 func (s *sqlStore) Close() error {
 	s.adds.stop()
 	err := s.stmts.close()
+	if s.wal != nil {
+		err = errors.Join(err, s.wal.stop(), s.walDB.Close())
+	}
 	if s.read == s.write {
 		return errors.Join(err, s.write.Close())
 	}

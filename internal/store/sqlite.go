@@ -22,6 +22,9 @@ import (
 // prove it). What NORMAL gives up is the last commits before a power loss or
 // kernel crash; the database stays consistent even then.
 //
+// wal_autocheckpoint(0) on the writer: checkpoints run in the background
+// from their own connection (checkpoint.go), not inside a webhook's commit.
+//
 // busy_timeout makes a connection wait for a lock held by another process
 // (say `alertgram link` beside `serve`) instead of failing with SQLITE_BUSY.
 // Within this process there is one writer connection, and _txlock=immediate
@@ -30,7 +33,7 @@ import (
 // without consulting busy_timeout.
 const (
 	sqliteCommon = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-	sqliteWriter = sqliteCommon + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	sqliteWriter = sqliteCommon + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	sqliteReader = sqliteCommon + "&_pragma=query_only(1)"
 )
 
@@ -64,12 +67,21 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*sqlStor
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	s, err := newSQLStore(ctx, write, read, sqliteDialect, logger)
+	walDB, err := openSQLitePool(ctx, path, sqliteCommon)
 	if err != nil {
 		read.Close()
 		write.Close()
 		return nil, err
 	}
+	walDB.SetMaxOpenConns(1)
+	s, err := newSQLStore(ctx, write, read, sqliteDialect, logger)
+	if err != nil {
+		walDB.Close()
+		read.Close()
+		write.Close()
+		return nil, err
+	}
+	s.wal, s.walDB = startCheckpointer(walDB, checkpointInterval, logger), walDB
 	logger.Info("store opened", "driver", "sqlite", "path", path)
 	return s, nil
 }

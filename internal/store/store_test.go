@@ -49,7 +49,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		{"OldestPending", testOldestPending},
 		{"ConcurrentClaims", testConcurrentClaims},
 	}
-	for _, tt := range slices.Concat(tests, subscriptionTests(), dedupeTests(), lifecycleTests(), batchTests()) {
+	for _, tt := range slices.Concat(tests, subscriptionTests(), dedupeTests(), lifecycleTests(), batchTests(), actionTests()) {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
 }

@@ -180,3 +180,12 @@ func (am *Alertmanager) do(t testing.TB, method, path string, body []byte, v any
 
 // Log returns what Alertmanager logged so far.
 func (am *Alertmanager) Log() string { return am.log.String() }
+
+// Stop kills Alertmanager now (tests of "Alertmanager is down").
+func (am *Alertmanager) Stop(t testing.TB) {
+	t.Helper()
+	if err := am.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = am.cmd.Wait()
+}

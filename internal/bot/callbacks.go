@@ -1,0 +1,347 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alertgram/alertgram/internal/alertmanager"
+	"github.com/alertgram/alertgram/internal/render"
+	"github.com/alertgram/alertgram/internal/store"
+	"github.com/alertgram/alertgram/internal/telegram"
+)
+
+// actionTimeout bounds one press's work with Alertmanager and Telegram.
+const actionTimeout = 30 * time.Second
+
+// press is one button press being handled.
+type press struct {
+	q   *telegram.CallbackQuery
+	cb  store.Callback
+	msg store.ActionMessage
+	ra  RouteActions
+	log *slog.Logger
+}
+
+// HandleCallback handles a button press. It returns an error only when the
+// store failed (the update is then delivered again). Presses that need
+// Alertmanager are carried out in the background, so that other updates
+// are not held up; every press is answered.
+func (a *Actions) HandleCallback(ctx context.Context, q *telegram.CallbackQuery) error {
+	cb, msg, err := a.store.LookupCallback(ctx, q.Data)
+	if errors.Is(err, store.ErrNotFound) {
+		a.refuse(ctx, q, "unknown", "This button has expired.", false)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("looking up button: %w", err)
+	}
+	p := &press{q: q, cb: cb, msg: msg, ra: a.cfg.Routes[msg.Route]}
+	p.log = a.log.With("user", actor(q.From), "user_id", q.From.ID, "chat_id", msg.ChatID,
+		"message_id", msg.MessageID, "route", msg.Route, "action", cb.Action)
+	if !a.sameMessage(q, msg) {
+		// A button's id works only on the message it was made for.
+		p.log.Warn("button pressed on another message; refused")
+		a.refuse(ctx, q, cb.Action, "This button has expired.", false)
+		return nil
+	}
+	if a.cfg.Now().Sub(cb.CreatedAt) > a.cfg.CallbackTTL {
+		a.refuse(ctx, q, cb.Action, "This button has expired.", false)
+		return nil
+	}
+	ok, err := a.authorize(ctx, p.ra, msg.ChatID, q.From)
+	if err != nil {
+		p.log.Error("could not check the presser's rights; refused", "err", err)
+		a.refuse(ctx, q, cb.Action, "Could not check your rights in this chat; try again.", true)
+		return nil
+	}
+	if !ok {
+		p.log.Warn("audit: press refused: user not allowed on this route", "matchers", matcherText(msg.SilenceLabels))
+		a.refuse(ctx, q, "not_allowed", "You are not allowed to ack or silence alerts of this route.", true)
+		return nil
+	}
+	switch cb.Action {
+	case actSilenceMenu:
+		a.showMenu(ctx, p)
+	case actCancel:
+		a.restoreKeyboard(ctx, p)
+	default:
+		a.carryOut(ctx, p)
+	}
+	return nil
+}
+
+func (a *Actions) sameMessage(q *telegram.CallbackQuery, msg store.ActionMessage) bool {
+	return q.Message != nil && q.Message.Chat.ID == msg.ChatID && q.Message.MessageID == msg.MessageID
+}
+
+// refuse answers a press that does nothing.
+func (a *Actions) refuse(ctx context.Context, q *telegram.CallbackQuery, result, text string, alert bool) {
+	a.metrics.presses.WithLabelValues("none", result).Inc()
+	a.answer(ctx, q, text, alert)
+}
+
+func (a *Actions) answer(ctx context.Context, q *telegram.CallbackQuery, text string, alert bool) {
+	err := a.api.AnswerCallbackQuery(ctx, telegram.AnswerCallbackQueryParams{CallbackQueryID: q.ID, Text: truncate(text, 200), ShowAlert: alert})
+	if err != nil {
+		a.log.Warn("answerCallbackQuery failed", "err", err)
+	}
+}
+
+// showMenu opens the silence duration choice in place of the buttons.
+func (a *Actions) showMenu(ctx context.Context, p *press) {
+	set := &buttonSet{messageID: p.msg.ID, now: a.cfg.Now()}
+	kb := keyboard(append(set.menuRows(p.ra), urlRow(p.q.Message))...)
+	if err := a.store.AddCallbacks(ctx, set.records); err != nil {
+		p.log.Error("storing the silence menu", "err", err)
+		a.answer(ctx, p.q, "Could not open the menu; try again.", true)
+		return
+	}
+	a.answer(ctx, p.q, "Silence for how long?", false)
+	a.editKeyboard(ctx, p, kb)
+	a.metrics.presses.WithLabelValues(actSilenceMenu, "ok").Inc()
+}
+
+// restoreKeyboard puts back the buttons of the message's state.
+func (a *Actions) restoreKeyboard(ctx context.Context, p *press) {
+	kb, err := a.stateKeyboard(ctx, p, p.msg.State)
+	if err != nil {
+		a.answer(ctx, p.q, "Could not restore the buttons; try again.", true)
+		return
+	}
+	a.answer(ctx, p.q, "", false)
+	a.editKeyboard(ctx, p, kb)
+	a.metrics.presses.WithLabelValues(actCancel, "ok").Inc()
+}
+
+// stateKeyboard makes (and stores) the keyboard of a message in state.
+func (a *Actions) stateKeyboard(ctx context.Context, p *press, state string) (*telegram.InlineKeyboardMarkup, error) {
+	set := &buttonSet{messageID: p.msg.ID, now: a.cfg.Now()}
+	kb := keyboard(set.stateRow(p.ra, state), urlRow(p.q.Message))
+	if err := a.store.AddCallbacks(ctx, set.records); err != nil {
+		p.log.Error("storing buttons", "err", err)
+		return nil, err
+	}
+	return kb, nil
+}
+
+func (a *Actions) editKeyboard(ctx context.Context, p *press, kb *telegram.InlineKeyboardMarkup) {
+	if !a.pace(ctx, p.msg.ChatID) {
+		return
+	}
+	_, err := a.api.EditMessageReplyMarkup(ctx, telegram.EditMessageReplyMarkupParams{ChatID: p.msg.ChatID, MessageID: p.msg.MessageID, ReplyMarkup: kb})
+	if err != nil && !telegram.IsNotModified(err) {
+		p.log.Warn("editing the buttons failed", "err", err)
+	}
+}
+
+// outcome is the result of a press carried out against Alertmanager.
+type outcome struct {
+	answer string // toast for the presser
+	err    error  // shown to the presser; the message stays unchanged
+}
+
+// carryOut runs a press that calls Alertmanager in the background. The
+// press is answered with the outcome if it comes within AnswerWithin, else
+// at once with "working on it", and a failure is then posted as a reply.
+func (a *Actions) carryOut(ctx context.Context, p *press) {
+	select {
+	case a.busy <- struct{}{}:
+	default:
+		a.refuse(ctx, p.q, "busy", "alertgram is busy with other presses; try again in a moment.", true)
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() { <-a.busy }()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), actionTimeout)
+		defer cancel()
+		done := make(chan outcome, 1)
+		go func() { done <- a.perform(ctx, p) }()
+		timer := time.NewTimer(a.cfg.AnswerWithin)
+		defer timer.Stop()
+		select {
+		case o := <-done:
+			a.finish(ctx, p, o, true)
+		case <-timer.C:
+			a.answer(ctx, p.q, "Working on it…", false)
+			a.finish(ctx, p, <-done, false)
+		}
+	}()
+}
+
+// finish tells the presser how it went: in the answer when it is still
+// open, else (only for a failure) in a reply to the alert message.
+func (a *Actions) finish(ctx context.Context, p *press, o outcome, answerOpen bool) {
+	result := "ok"
+	if o.err != nil {
+		result = "failed"
+		p.log.Warn("action failed; Alertmanager unchanged", "err", o.err)
+	}
+	a.metrics.presses.WithLabelValues(p.cb.Action, result).Inc()
+	switch {
+	case answerOpen && o.err != nil:
+		a.answer(ctx, p.q, "Failed: "+o.err.Error(), true)
+	case answerOpen:
+		a.answer(ctx, p.q, o.answer, false)
+	case o.err != nil && a.pace(ctx, p.msg.ChatID):
+		_, err := a.api.SendMessage(ctx, telegram.SendMessageParams{
+			ChatID: p.msg.ChatID, MessageThreadID: p.msg.ThreadID, DisableNotification: true,
+			Text:            fmt.Sprintf("%s: %s failed: %v", actor(p.q.From), p.cb.Action, o.err),
+			ReplyParameters: &telegram.ReplyParameters{MessageID: p.msg.MessageID, AllowSendingWithoutReply: true},
+		})
+		if err != nil {
+			p.log.Warn("reporting the failure failed", "err", err)
+		}
+	}
+}
+
+// perform does what the button says, in Alertmanager first, then in the
+// store and the message.
+func (a *Actions) perform(ctx context.Context, p *press) outcome {
+	sil, ok := a.silencer(p.msg.Source, p.msg.Route)
+	if !ok {
+		return outcome{err: fmt.Errorf("no Alertmanager is configured for %s alerts", p.msg.Source)}
+	}
+	switch p.cb.Action {
+	case actAck:
+		return a.silence(ctx, p, sil, store.ActionStateAcked, p.ra.AckDuration)
+	case actSilence:
+		return a.silence(ctx, p, sil, store.ActionStateSilenced, p.cb.Duration)
+	case actUnsilence, actUnack:
+		return a.unsilence(ctx, p, sil)
+	}
+	return outcome{err: fmt.Errorf("unknown action %q", p.cb.Action)}
+}
+
+// silence creates a silence (an ack is a short one) for the message's
+// labels, then shows who did it.
+func (a *Actions) silence(ctx context.Context, p *press, sil Silencer, state string, d time.Duration) outcome {
+	switch {
+	case p.msg.State == store.ActionStateSilenced:
+		return outcome{answer: fmt.Sprintf("Already silenced by %s until %s.", p.msg.Actor, clock(p.msg.Until))}
+	case p.msg.State == store.ActionStateAcked && state == store.ActionStateAcked:
+		return outcome{answer: fmt.Sprintf("Already acked by %s.", p.msg.Actor)}
+	case d <= 0:
+		return outcome{err: errors.New("no duration")}
+	}
+	now := a.cfg.Now()
+	who := actor(p.q.From)
+	s := alertmanager.Silence{
+		Matchers: alertmanager.MatchersFromLabels(p.msg.SilenceLabels),
+		StartsAt: now, EndsAt: now.Add(d), CreatedBy: who,
+		Comment: silenceComment(state, who, p.q.Message.Chat, p.msg.Route),
+	}
+	id, err := sil.CreateSilence(ctx, s)
+	if err != nil {
+		return outcome{err: err}
+	}
+	p.log.Info("audit: silence created", "kind", state, "silence_id", id, "matchers", matcherText(p.msg.SilenceLabels), "until", s.EndsAt)
+	if p.msg.State == store.ActionStateAcked {
+		// A silence replaces the ack; the ack's short silence goes.
+		a.expire(ctx, p.log, sil, p.msg.SilenceID)
+	}
+	st := store.ActionState{State: state, SilenceID: id, Actor: who, Until: s.EndsAt, At: now}
+	note := fmt.Sprintf("🔕 Silenced by %s until %s (%s)", who, clock(s.EndsAt), shortDuration(d))
+	answer := "Silenced for " + shortDuration(d) + "."
+	if state == store.ActionStateAcked {
+		note = fmt.Sprintf("✅ Acked by %s at %s", who, clock(now))
+		answer = "Acked. alertgram keeps the ack while the alert fires."
+	}
+	a.record(ctx, p, st, note)
+	return outcome{answer: answer}
+}
+
+// unsilence expires the message's silence and restores the message.
+func (a *Actions) unsilence(ctx context.Context, p *press, sil Silencer) outcome {
+	if p.msg.State != store.ActionStateSilenced && p.msg.State != store.ActionStateAcked {
+		return outcome{answer: "Not silenced."}
+	}
+	err := sil.ExpireSilence(ctx, p.msg.SilenceID)
+	if err != nil && !errors.Is(err, alertmanager.ErrSilenceNotFound) {
+		return outcome{err: err}
+	}
+	p.log.Info("audit: silence expired", "silence_id", p.msg.SilenceID, "matchers", matcherText(p.msg.SilenceLabels))
+	a.record(ctx, p, store.ActionState{State: store.ActionStateNone, At: a.cfg.Now()}, "")
+	if p.msg.State == store.ActionStateAcked {
+		return outcome{answer: "Ack withdrawn."}
+	}
+	return outcome{answer: "Silence expired."}
+}
+
+func (a *Actions) expire(ctx context.Context, l *slog.Logger, sil Silencer, id string) {
+	if id == "" {
+		return
+	}
+	if err := sil.ExpireSilence(ctx, id); err != nil && !errors.Is(err, alertmanager.ErrSilenceNotFound) {
+		l.Warn("expiring the replaced silence failed", "silence_id", id, "err", err)
+	}
+}
+
+// record stores the new state and shows it: the message text gets the
+// note (none: the original text) and the state's buttons. The action is
+// already done in Alertmanager, so failures here are logged, not undone.
+func (a *Actions) record(ctx context.Context, p *press, st store.ActionState, note string) {
+	if err := a.store.SetActionState(ctx, p.msg.ID, st); err != nil {
+		p.log.Error("storing the new state", "err", err)
+	}
+	kb, err := a.stateKeyboard(ctx, p, st.State)
+	if err != nil {
+		kb = keyboard(urlRow(p.q.Message))
+	}
+	a.editMessage(ctx, p.log, p.msg, note, kb)
+}
+
+// editMessage shows msg's original text plus note, with kb.
+func (a *Actions) editMessage(ctx context.Context, l *slog.Logger, msg store.ActionMessage, note string, kb *telegram.InlineKeyboardMarkup) {
+	text := msg.Text
+	if note != "" {
+		if t, ok := render.WithNote(msg.Text, render.Mode(msg.ParseMode), note); ok {
+			text = t
+		}
+	}
+	if !a.pace(ctx, msg.ChatID) {
+		return
+	}
+	_, err := a.api.EditMessageText(ctx, telegram.EditMessageTextParams{
+		ChatID: msg.ChatID, MessageID: msg.MessageID, Text: text, ParseMode: msg.ParseMode,
+		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true}, ReplyMarkup: kb,
+	})
+	if err != nil && !telegram.IsNotModified(err) {
+		l.Warn("editing the alert message failed", "err", err)
+	}
+}
+
+func silenceComment(state, who string, chat telegram.Chat, route string) string {
+	where := fmt.Sprintf("Telegram chat %q (%d), alertgram route %s", chatTitle(chat), chat.ID, route)
+	if state == store.ActionStateAcked {
+		return fmt.Sprintf("ACK by %s from %s. alertgram extends this silence while the alert fires and expires it when it resolves.", who, where)
+	}
+	return fmt.Sprintf("Silenced by %s from %s.", who, where)
+}
+
+// clock prints a time for notes, in UTC.
+func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func matcherText(labels map[string]string) string {
+	ms := alertmanager.MatchersFromLabels(labels)
+	out := "{"
+	for i, m := range ms {
+		if i > 0 {
+			out += ", "
+		}
+		out += m.String()
+	}
+	return out + "}"
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// States of an ActionMessage.
+const (
+	ActionStateNone     = ""         // firing, nobody acted
+	ActionStateAcked    = "acked"    // an ack silence is active
+	ActionStateSilenced = "silenced" // a silence is active
+	ActionStateResolved = "resolved" // the group resolved; buttons are gone
+)
+
+// ActionMessage is one sent Telegram message that carries action buttons.
+type ActionMessage struct {
+	ID        int64
+	Route     string
+	Source    string // alertmanager | grafana: which API a silence goes to
+	ChatID    int64
+	ThreadID  int64
+	MessageID int64
+	GroupKey  string
+	// SilenceLabels are what a silence made from this message matches
+	// (one equality matcher per label), fixed when the message was sent.
+	SilenceLabels map[string]string
+	// Text and ParseMode are the message as sent, so that a state line can
+	// be added to it without rendering the group again.
+	Text      string
+	ParseMode string
+	// State, and the silence, actor and end time behind it.
+	State     string
+	SilenceID string
+	Actor     string
+	Until     time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Callback is the record behind one inline button: callback_data is its ID.
+type Callback struct {
+	ID              string // random, 1–64 bytes (Telegram's callback_data limit)
+	ActionMessageID int64
+	Action          string        // ack, silence_menu, silence, cancel, unsilence, unack
+	Duration        time.Duration // silence: how long
+	SilenceID       string        // unsilence from a /silences listing
+	CreatedAt       time.Time
+}
+
+// ActionState is a state change of an ActionMessage.
+type ActionState struct {
+	State     string
+	SilenceID string
+	Actor     string
+	Until     time.Time
+	At        time.Time
+}
+
+// Actions is the persistence behind inline buttons.
+type Actions interface {
+	// SaveActionMessage stores a sent message and its buttons (their
+	// ActionMessageID is set to the new message's id) and returns its id.
+	SaveActionMessage(ctx context.Context, m ActionMessage, buttons []Callback) (int64, error)
+	// AddCallbacks stores more buttons of existing messages (a menu
+	// opened in place).
+	AddCallbacks(ctx context.Context, buttons []Callback) error
+	// LookupCallback returns a button and its message, or ErrNotFound.
+	LookupCallback(ctx context.Context, id string) (Callback, ActionMessage, error)
+	// SetActionState records a message's new state; ErrNotFound if unknown.
+	SetActionState(ctx context.Context, id int64, st ActionState) error
+	// ActionMessagesInState returns the messages in state, oldest first.
+	ActionMessagesInState(ctx context.Context, state string) ([]ActionMessage, error)
+	// ActionMessagesForGroup returns the messages showing a route's alert
+	// group, in every chat, oldest first.
+	ActionMessagesForGroup(ctx context.Context, route, groupKey string) ([]ActionMessage, error)
+	// PruneActionMessages deletes messages (and their buttons) not updated
+	// since before and returns how many.
+	PruneActionMessages(ctx context.Context, before time.Time) (int, error)
+}
