@@ -82,6 +82,17 @@ func routeActions(cfg *config.Config) map[string]bot.RouteActions {
 	return out
 }
 
+// staticRoutes maps each static chat to the routes that list it.
+func staticRoutes(cfg *config.Config) map[int64][]string {
+	out := map[int64][]string{}
+	for _, r := range cfg.Routes {
+		for _, c := range r.Chats {
+			out[c.ChatID] = append(out[c.ChatID], r.Name)
+		}
+	}
+	return out
+}
+
 // pruneButtonsEvery is how often expired buttons are deleted.
 const pruneButtonsEvery = time.Hour
 

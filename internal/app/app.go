@@ -77,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 	pacer := ratelimit.New(pacingLimits(cfg.Delivery), ratelimit.RealClock())
 	a.actions = bot.NewActions(a.client, a.store, bot.ActionsConfig{
 		Routes: routeActions(cfg), Silencer: a.silencers.For, CallbackTTL: cfg.Actions.CallbackTTL, Pacer: pacer,
+		StaticRoutes: staticRoutes(cfg),
 	}, logger, reg)
 	a.bot.UseActions(a.actions)
 	a.dispatcher = dispatch.New(dispatch.Config{

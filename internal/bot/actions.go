@@ -80,7 +80,10 @@ type ActionsConfig struct {
 	AnswerWithin time.Duration
 	// Pacer is the dispatcher's: edits and replies count against the
 	// same per-chat limits as alert messages. nil: no pacing (tests).
-	Pacer interface {
+	// StaticRoutes are the routes that deliver to a chat from the config
+	// file (besides its subscriptions), for /alerts and /silences.
+	StaticRoutes map[int64][]string
+	Pacer        interface {
 		Wait(ctx context.Context, chatID int64) error
 	}
 	Now func() time.Time
@@ -90,12 +93,13 @@ type ActionsConfig struct {
 // presses and keeps acks in step with Alertmanager. It is safe for
 // concurrent use.
 type Actions struct {
-	api     ActionAPI
-	store   ActionStore
-	cfg     ActionsConfig
-	log     *slog.Logger
-	admins  *cache.Cache // "chat:user" → bool, from getChatMember
-	metrics *actionMetrics
+	api       ActionAPI
+	store     ActionStore
+	cfg       ActionsConfig
+	log       *slog.Logger
+	admins    *cache.Cache // "chat:user" → bool, from getChatMember
+	metrics   *actionMetrics
+	receivers receivers // Alertmanager receivers seen per route, for /alerts
 
 	wg   sync.WaitGroup // presses being carried out
 	busy chan struct{}  // bounds concurrent Alertmanager calls

@@ -58,6 +58,8 @@ var Commands = []telegram.BotCommand{
 	{Command: "start", Description: "Subscribe this chat with a link token from your operator"},
 	{Command: "stop", Description: "Unsubscribe this chat (all routes, or /stop ROUTE)"},
 	{Command: "status", Description: "List this chat's alert subscriptions"},
+	{Command: "alerts", Description: "What is firing for this chat's routes"},
+	{Command: "silences", Description: "Silences made from Telegram, with Unsilence buttons"},
 	{Command: "help", Description: "What this bot does"},
 }
 
@@ -228,6 +230,15 @@ func (b *Bot) onMessage(ctx context.Context, m *telegram.Message) error {
 		err = b.stop(ctx, l, m, arg)
 	case "status":
 		err = b.status(ctx, m)
+	case "alerts", "silences":
+		if b.actions == nil {
+			return nil
+		}
+		if cmd == "alerts" {
+			err = b.actions.ListAlerts(ctx, m)
+		} else {
+			err = b.actions.ListSilences(ctx, m)
+		}
 	case "help":
 		b.reply(ctx, m, helpText)
 	default:

@@ -212,6 +212,9 @@ func (a *Actions) perform(ctx context.Context, p *press) outcome {
 	case actSilence:
 		return a.silence(ctx, p, sil, store.ActionStateSilenced, p.cb.Duration)
 	case actUnsilence, actUnack:
+		if p.cb.SilenceID != "" {
+			return a.unsilenceListed(ctx, p, sil)
+		}
 		return a.unsilence(ctx, p, sil)
 	}
 	return outcome{err: fmt.Errorf("unknown action %q", p.cb.Action)}

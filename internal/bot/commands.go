@@ -16,6 +16,8 @@ const helpText = `I forward alerts from Prometheus Alertmanager and Grafana to t
 /start TOKEN — subscribe this chat (or forum topic) with a link from your operator (alertgram link)
 /stop — unsubscribe from every route; /stop ROUTE — from one
 /status — list this chat's subscriptions
+/alerts — what is firing for this chat's routes
+/silences — silences made from Telegram, with Unsilence buttons
 /help — this text`
 
 const noTokenText = `Hi! I deliver alerts, but this chat is not subscribed yet.

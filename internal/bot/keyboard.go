@@ -135,6 +135,9 @@ func (a *Actions) Keyboard(route string, to store.Target, g *alert.Group) (*tele
 	if g.Status != alert.StatusFiring || len(g.Alerts) == 0 {
 		return nil, nil
 	}
+	if g.Source == alert.SourceAlertmanager {
+		a.receivers.note(route, g.Receiver)
+	}
 	ra := a.cfg.Routes[route]
 	labels := SilenceLabels(g, ra.Scope)
 	set := &buttonSet{now: a.cfg.Now()}

@@ -222,6 +222,11 @@ routes:
 	if !strings.Contains(s.log.String(), "audit: press refused") {
 		t.Error("refused press not audit-logged")
 	}
+	// /alerts lists what fires for this chat's route.
+	fake.InjectMessage(oncall, alice, "/alerts")
+	if m := waitMessageContaining(t, fake, chatButtons, "firing, not silenced"); !strings.Contains(m.ParsedText, "DiskFull (oncall)") {
+		t.Errorf("/alerts answered:\n%s", m.ParsedText)
+	}
 
 	// Silence → the duration menu opens in place → 1h.
 	press(t, fake, alice, msg.MessageID, silenceMenu)
@@ -255,6 +260,11 @@ routes:
 		t.Errorf("silenced message lost its alert text:\n%s", edit.ParsedText)
 	}
 	unsilence := button(t, fake, chatButtons, msg.MessageID, "Unsilence")
+	fake.InjectMessage(oncall, alice, "/silences")
+	listing := waitMessageContaining(t, fake, chatButtons, "Silences of route oncall")
+	if !strings.Contains(listing.ParsedText, `alertname="DiskFull"`) || !strings.Contains(listing.ParsedText, "by @alice") || findButton(listing.ReplyMarkup, "Unsilence 1") == "" {
+		t.Errorf("/silences answered %q with keyboard %+v", listing.ParsedText, listing.ReplyMarkup)
+	}
 
 	// Buttons survive a restart of alertgram.
 	s.stop(t)

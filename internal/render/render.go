@@ -30,8 +30,9 @@ type Options struct {
 	UserDir string
 	// Now is the clock behind the now and since functions; time.Now if nil.
 	Now func() time.Time
-	// MaxLength caps the parsed text length; MaxTextLength if zero. Tests
-	// lower it to exercise reduction.
+	// MaxLength caps the parsed text length; if zero, MaxTextLength less
+	// NoteRoom, so that a state note ("Silenced by …") can be added to any
+	// message later. Tests lower it to exercise reduction.
 	MaxLength int
 }
 
@@ -55,7 +56,7 @@ func New(opts Options) (*Renderer, error) {
 		opts.Now = time.Now
 	}
 	if opts.MaxLength == 0 {
-		opts.MaxLength = MaxTextLength
+		opts.MaxLength = MaxTextLength - NoteRoom
 	}
 	r := &Renderer{sets: map[Mode]*template.Template{}, maxLength: opts.MaxLength}
 	for _, m := range []Mode{MarkdownV2, HTML, Plain} {

@@ -156,10 +156,16 @@ func TestLargeGroupOmitsAlertsAndSaysSo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n <= MaxTextLength {
+		if n <= r.maxLength {
 			t.Errorf("%s: %d alerts would have fitted, only %d shown", mode, msg.Shown+1, msg.Shown)
 		}
 		mustSend(t, fake, 42, msg)
+		// The room left is enough for the longest state note.
+		noted, ok := WithNote(msg.Text, mode, "🔕 Silenced by "+strings.Repeat("<b>*_", 100))
+		if !ok {
+			t.Fatalf("%s: a note does not fit a message reduced to the limit", mode)
+		}
+		mustSend(t, fake, 42, Message{Text: noted, ParseMode: mode})
 	}
 }
 

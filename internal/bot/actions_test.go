@@ -1,0 +1,224 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alertgram/alertgram/internal/alert"
+	"github.com/alertgram/alertgram/internal/alertmanager"
+	"github.com/alertgram/alertgram/internal/bot"
+	"github.com/alertgram/alertgram/internal/render"
+	"github.com/alertgram/alertgram/internal/store"
+	"github.com/alertgram/alertgram/internal/telegram"
+	"github.com/alertgram/alertgram/internal/testutil"
+)
+
+// recordingSilencer is an in-memory Alertmanager API for the bot's unit
+// tests; the end-to-end tests use the real Alertmanager. create may
+// replace CreateSilence (to fail or block).
+type recordingSilencer struct {
+	mu       sync.Mutex
+	silences []alertmanager.Silence
+	expired  []string
+	create   func(ctx context.Context, s alertmanager.Silence) (string, error)
+}
+
+func (r *recordingSilencer) CreateSilence(ctx context.Context, s alertmanager.Silence) (string, error) {
+	if r.create != nil {
+		return r.create(ctx, s)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.ID = fmt.Sprintf("sil-%d", len(r.silences)+1)
+	r.silences = append(r.silences, s)
+	return s.ID, nil
+}
+
+func (r *recordingSilencer) ExpireSilence(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.expired = append(r.expired, id)
+	return nil
+}
+
+func (r *recordingSilencer) GetSilence(context.Context, string) (alertmanager.Silence, error) {
+	return alertmanager.Silence{}, alertmanager.ErrSilenceNotFound
+}
+
+func (r *recordingSilencer) Silences(context.Context, []string) ([]alertmanager.Silence, error) {
+	return nil, nil
+}
+
+func (r *recordingSilencer) Alerts(context.Context, alertmanager.AlertsQuery) ([]alertmanager.Alert, error) {
+	return nil, nil
+}
+
+func (r *recordingSilencer) created() []alertmanager.Silence {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]alertmanager.Silence(nil), r.silences...)
+}
+
+// buttonsHarness is a bot with Actions on route "oncall", a message with
+// buttons already sent to forumChat.
+type buttonsHarness struct {
+	*harness
+	sil     *recordingSilencer
+	actions *bot.Actions
+	msg     telegram.Message
+}
+
+func newButtonsHarness(t *testing.T, ra bot.RouteActions, sil *recordingSilencer, answerWithin time.Duration) *buttonsHarness {
+	t.Helper()
+	h := &buttonsHarness{harness: newHarness(t, harnessOpts{}), sil: sil}
+	ra.Ack, ra.Silence = true, true
+	ra.SilenceDurations, ra.AckDuration = []time.Duration{time.Hour}, 15*time.Minute
+	h.actions = bot.NewActions(h.client, h.st, bot.ActionsConfig{
+		Routes:       map[string]bot.RouteActions{"oncall": ra},
+		Silencer:     func(string, string) (bot.Silencer, bool) { return sil, true },
+		CallbackTTL:  time.Hour,
+		AnswerWithin: answerWithin,
+		Now:          h.clk.Now,
+	}, slogFor(t), nil)
+	h.bot.UseActions(h.actions)
+	t.Cleanup(h.actions.Wait)
+
+	g := &alert.Group{Source: alert.SourceAlertmanager, Route: "oncall", GroupKey: "g", Status: alert.StatusFiring,
+		Alerts: []alert.Alert{{Status: alert.StatusFiring, Labels: map[string]string{"alertname": "Disk", "instance": "db-1"}}}}
+	kb, onSent := h.actions.Keyboard("oncall", store.Target{ChatID: forumChat}, g)
+	if kb == nil || onSent == nil {
+		t.Fatal("no keyboard for a firing alert on a route with buttons")
+	}
+	msg, err := h.client.SendMessage(t.Context(), telegram.SendMessageParams{ChatID: forumChat, Text: "Disk on db-1", ReplyMarkup: kb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onSent(t.Context(), msg.MessageID, renderPlain("Disk on db-1"))
+	h.msg = msg
+	return h
+}
+
+// press delivers a press of the button labelled text (on the message's
+// current keyboard) by user on message messageID, and returns the answer.
+func (h *buttonsHarness) press(t *testing.T, user telegram.User, messageID int64, data string) testutil.Answer {
+	t.Helper()
+	chat := testutil.Chat{ID: forumChat, Type: "supergroup", Title: "Ops", IsForum: true}
+	id := h.fake.InjectCallback(chat, testutil.User{ID: user.ID, FirstName: user.FirstName, Username: user.Username}, messageID, data)
+	u := h.nextUpdate()
+	u.CallbackQuery = &telegram.CallbackQuery{ID: id, From: user, Data: data,
+		Message: &telegram.Message{MessageID: messageID, Chat: telegram.Chat{ID: forumChat, Type: "supergroup", Title: "Ops"}, ReplyMarkup: h.msg.ReplyMarkup}}
+	before := len(h.fake.Calls("answerCallbackQuery"))
+	if err := h.bot.HandleUpdate(t.Context(), u); err != nil {
+		t.Fatalf("HandleUpdate: %v", err)
+	}
+	h.fake.WaitCalls(t, "answerCallbackQuery", before+1, waitFor)
+	for _, a := range h.fake.Answers() {
+		if a.CallbackQueryID == id {
+			return a
+		}
+	}
+	t.Fatalf("press %q was not answered successfully; calls %+v", data, h.fake.Calls("answerCallbackQuery"))
+	return testutil.Answer{}
+}
+
+func (h *buttonsHarness) button(t *testing.T, text string) string {
+	t.Helper()
+	for _, row := range h.msg.ReplyMarkup.InlineKeyboard {
+		for _, b := range row {
+			if strings.Contains(b.Text, text) {
+				return b.CallbackData
+			}
+		}
+	}
+	t.Fatalf("no %q button in %+v", text, h.msg.ReplyMarkup)
+	return ""
+}
+
+func TestButtonsChatAdminsOnly(t *testing.T) {
+	sil := &recordingSilencer{}
+	h := newButtonsHarness(t, bot.RouteActions{ChatAdmins: true}, sil, time.Minute)
+	h.fake.SetChatMember(forumChat, testutil.User{ID: alice.ID, FirstName: alice.FirstName, Username: alice.Username}, "administrator")
+	h.fake.SetChatMember(forumChat, testutil.User{ID: bob.ID, FirstName: bob.FirstName}, "member")
+
+	if a := h.press(t, bob, h.msg.MessageID, h.button(t, "Ack")); !a.ShowAlert || !strings.Contains(a.Text, "not allowed") {
+		t.Errorf("a plain member's press answered %+v, want 'not allowed'", a)
+	}
+	if n := len(sil.created()); n != 0 {
+		t.Fatalf("%d silences after a refused press", n)
+	}
+	if a := h.press(t, alice, h.msg.MessageID, h.button(t, "Ack")); a.ShowAlert || !strings.Contains(a.Text, "Acked") {
+		t.Errorf("the admin's press answered %+v", a)
+	}
+	got := sil.created()
+	if len(got) != 1 || got[0].CreatedBy != "@alice" || !strings.HasPrefix(got[0].Comment, "ACK") ||
+		fmt.Sprint(got[0].Matchers) != fmt.Sprint(alertmanager.MatchersFromLabels(map[string]string{"alertname": "Disk", "instance": "db-1"})) {
+		t.Errorf("silences %+v", got)
+	}
+	if calls := h.fake.Calls("getChatMember"); len(calls) != 2 {
+		t.Errorf("getChatMember called %d times, want once per user (cached)", len(calls))
+	}
+}
+
+func TestButtonsExpiredForeignAndFailures(t *testing.T) {
+	amDown := errors.New(`alertmanager: all 1 peers failed; last error: connection refused`)
+	sil := &recordingSilencer{create: func(context.Context, alertmanager.Silence) (string, error) { return "", amDown }}
+	h := newButtonsHarness(t, bot.RouteActions{}, sil, time.Minute)
+	ack := h.button(t, "Ack")
+
+	// An id used on another message is refused as if unknown.
+	if a := h.press(t, alice, h.msg.MessageID+1, ack); !strings.Contains(a.Text, "expired") {
+		t.Errorf("button on another message answered %+v", a)
+	}
+	// Alertmanager failing: the presser sees why, the message is unchanged.
+	if a := h.press(t, alice, h.msg.MessageID, ack); !a.ShowAlert || !strings.Contains(a.Text, "connection refused") {
+		t.Errorf("press with Alertmanager down answered %+v", a)
+	}
+	if edits := h.fake.Edits(); len(edits) != 0 {
+		t.Errorf("message edited after a failed action: %+v", edits)
+	}
+	// After the callback lifetime every button answers "expired".
+	h.clk.Advance(2 * time.Hour)
+	if a := h.press(t, alice, h.msg.MessageID, ack); !strings.Contains(a.Text, "expired") {
+		t.Errorf("old button answered %+v", a)
+	}
+}
+
+// A slow Alertmanager does not keep the presser waiting: the press is
+// answered first, the outcome then shows in the message.
+func TestButtonsSlowAlertmanagerAnsweredFirst(t *testing.T) {
+	release := make(chan struct{})
+	inner := &recordingSilencer{}
+	sil := &recordingSilencer{create: func(ctx context.Context, s alertmanager.Silence) (string, error) {
+		<-release
+		return inner.CreateSilence(ctx, s)
+	}}
+	h := newButtonsHarness(t, bot.RouteActions{}, sil, time.Millisecond)
+	if a := h.press(t, alice, h.msg.MessageID, h.button(t, "Ack")); !strings.Contains(a.Text, "Working") {
+		t.Fatalf("slow press answered %+v, want 'Working on it'", a)
+	}
+	close(release)
+	h.fake.WaitCalls(t, "editMessageText", 1, waitFor)
+	var edited string
+	for _, e := range h.fake.Edits() {
+		if e.Method == "editMessageText" {
+			edited = e.ParsedText
+		}
+	}
+	if !strings.Contains(edited, "Acked by @alice") || !strings.Contains(edited, "Disk on db-1") {
+		t.Errorf("message after the slow ack:\n%s", edited)
+	}
+}
+
+func slogFor(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func renderPlain(text string) render.Message {
+	return render.Message{Text: text, ParseMode: render.Plain}
+}
