@@ -26,6 +26,7 @@ type recordingSilencer struct {
 	mu       sync.Mutex
 	silences []alertmanager.Silence
 	expired  []string
+	firing   []alertmanager.Alert // what Alerts lists
 	create   func(ctx context.Context, s alertmanager.Silence) (string, error)
 }
 
@@ -47,7 +48,15 @@ func (r *recordingSilencer) ExpireSilence(_ context.Context, id string) error {
 	return nil
 }
 
-func (r *recordingSilencer) GetSilence(context.Context, string) (alertmanager.Silence, error) {
+func (r *recordingSilencer) GetSilence(_ context.Context, id string) (alertmanager.Silence, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.silences {
+		if s.ID == id {
+			s.State = alertmanager.StateActive
+			return s, nil
+		}
+	}
 	return alertmanager.Silence{}, alertmanager.ErrSilenceNotFound
 }
 
@@ -56,7 +65,9 @@ func (r *recordingSilencer) Silences(context.Context, []string) ([]alertmanager.
 }
 
 func (r *recordingSilencer) Alerts(context.Context, alertmanager.AlertsQuery) ([]alertmanager.Alert, error) {
-	return nil, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.firing, nil
 }
 
 func (r *recordingSilencer) created() []alertmanager.Silence {
@@ -221,4 +232,47 @@ func slogFor(t *testing.T) *slog.Logger {
 
 func renderPlain(text string) render.Message {
 	return render.Message{Text: text, ParseMode: render.Plain}
+}
+
+// An ack lives as long as its alert fires: extended when less than half is
+// left, expired (and the message says so) once Alertmanager stops listing
+// the alert.
+func TestAckExtendedWhileFiringExpiredWhenResolved(t *testing.T) {
+	sil := &recordingSilencer{firing: []alertmanager.Alert{{Labels: map[string]string{"alertname": "Disk", "instance": "db-1"}}}}
+	h := newButtonsHarness(t, bot.RouteActions{}, sil, time.Minute)
+	h.press(t, alice, h.msg.MessageID, h.button(t, "Ack"))
+	h.actions.RefreshAcks(t.Context()) // 15 minutes left: nothing to do
+	if n := len(sil.created()); n != 1 {
+		t.Fatalf("%d silences after a refresh with time left, want 1", n)
+	}
+	h.clk.Advance(10 * time.Minute)
+	h.actions.RefreshAcks(t.Context())
+	got := sil.created()
+	if len(got) != 2 {
+		t.Fatalf("after 10 minutes: silences %+v, want the ack updated to end at now+15m", got)
+	}
+	if !got[1].EndsAt.Equal(t0.Add(25 * time.Minute)) {
+		t.Errorf("extended ack ends %v, want %v", got[1].EndsAt, t0.Add(25*time.Minute))
+	}
+	sil.mu.Lock()
+	sil.firing = nil
+	sil.mu.Unlock()
+	h.actions.RefreshAcks(t.Context())
+	sil.mu.Lock()
+	expired := append([]string(nil), sil.expired...)
+	sil.mu.Unlock()
+	if len(expired) != 1 || expired[0] != "sil-2" {
+		t.Fatalf("expired %v, want the extended ack sil-2", expired)
+	}
+	var last string
+	for _, e := range h.fake.Edits() {
+		last = e.ParsedText
+	}
+	if !strings.Contains(last, "resolved; ack ended") {
+		t.Errorf("message after the ack ended:\n%s", last)
+	}
+	h.actions.RefreshAcks(t.Context()) // nothing acked any more
+	if n := len(sil.expired); n != 1 {
+		t.Errorf("expired %d times, want once", n)
+	}
 }
