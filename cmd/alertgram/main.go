@@ -35,7 +35,7 @@ const usage = `alertgram: Telegram alert bridge for Prometheus Alertmanager and 
 Usage:
   alertgram serve --config FILE
   alertgram link --config FILE --route NAME [--group] [--ttl 24h] [--match LABEL=VALUE ...]
-  alertgram render --config FILE --route NAME PAYLOAD.json
+  alertgram render --config FILE --route NAME [--source alertmanager|grafana] PAYLOAD.json
   alertgram check-config FILE
   alertgram version
 `
@@ -167,11 +167,15 @@ func linkCmd(args []string, stdout, stderr io.Writer) error {
 func renderCmd(args []string, stdout io.Writer) error {
 	fs, path := newFlags("render")
 	route := fs.String("route", "", "route name")
+	source := fs.String("source", "", "alertmanager or grafana; default: told by the payload's version")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *route == "" || fs.NArg() != 1 {
 		return fmt.Errorf("%w: render needs --config, --route and one PAYLOAD.json", errUsage)
+	}
+	if *source != app.SourceAuto && *source != app.SourceAlertmanager && *source != app.SourceGrafana {
+		return fmt.Errorf("%w: --source must be alertmanager or grafana, not %q", errUsage, *source)
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
@@ -181,7 +185,7 @@ func renderCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	msg, err := app.RenderPayload(cfg, *route, payload)
+	msg, err := app.RenderPayload(cfg, *route, *source, payload)
 	if err != nil {
 		return err
 	}

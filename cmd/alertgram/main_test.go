@@ -42,6 +42,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	grafana := func(name string) string { return filepath.Join("..", "..", "internal", "httpapi", "testdata", name) }
 	golden := func(name string) string {
 		b, err := os.ReadFile("../../internal/render/testdata/" + name)
 		if err != nil {
@@ -71,6 +72,24 @@ func TestRun(t *testing.T) {
 		{name: "render markdown", args: func(t *testing.T) []string {
 			return []string{"render", "--config", testConfig(t, "MarkdownV2", "default"), "--route", "oncall", payload}
 		}, wantStdout: golden("group.md.golden"), wantExact: true},
+		{name: "render grafana, source detected", args: func(t *testing.T) []string {
+			return []string{"render", "--config", testConfig(t, "HTML", "default"), "--route", "oncall", grafana("grafana-firing.json")}
+		}, wantStdout: golden("grafana-firing.html.golden"), wantExact: true},
+		{name: "render grafana markdown, --source grafana", args: func(t *testing.T) []string {
+			return []string{"render", "--config", testConfig(t, "MarkdownV2", "default"), "--route", "oncall", "--source", "grafana", grafana("grafana-firing.json")}
+		}, wantStdout: golden("grafana-firing.md.golden"), wantExact: true},
+		{name: "render grafana legacy, source detected", args: func(t *testing.T) []string {
+			return []string{"render", "--config", testConfig(t, "HTML", "default"), "--route", "oncall", grafana("grafana-legacy-alerting.json")}
+		}, wantStdout: "FIRING"},
+		{name: "render grafana payload as alertmanager", args: func(t *testing.T) []string {
+			return []string{"render", "--config", testConfig(t, "HTML", "default"), "--route", "oncall", "--source", "alertmanager", grafana("grafana-firing.json")}
+		}, wantCode: 1, wantStderr: `version: got "1"`},
+		{name: "render unknown source", args: func(t *testing.T) []string {
+			return []string{"render", "--config", testConfig(t, "HTML", "default"), "--route", "oncall", "--source", "zabbix", payload}
+		}, wantCode: 2, wantStderr: `--source must be alertmanager or grafana, not "zabbix"`},
+		{name: "render payload of neither source", args: func(t *testing.T) []string {
+			return []string{"render", "--config", testConfig(t, "HTML", "default"), "--route", "oncall", writeFile(t, "p.json", `{"status":"firing"}`)}
+		}, wantCode: 1, wantStderr: "neither an Alertmanager nor a Grafana webhook payload"},
 		{name: "render unknown route", args: func(t *testing.T) []string {
 			return []string{"render", "--config", testConfig(t, "HTML", "default"), "--route", "nope", payload}
 		}, wantCode: 1, wantStderr: `route "nope" is not configured`},

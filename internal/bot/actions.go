@@ -31,6 +31,7 @@ type Silencer interface {
 type ActionAPI interface {
 	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
 	EditMessageText(ctx context.Context, p telegram.EditMessageTextParams) (telegram.Message, error)
+	EditMessageCaption(ctx context.Context, p telegram.EditMessageCaptionParams) (telegram.Message, error)
 	EditMessageReplyMarkup(ctx context.Context, p telegram.EditMessageReplyMarkupParams) (telegram.Message, error)
 	AnswerCallbackQuery(ctx context.Context, p telegram.AnswerCallbackQueryParams) error
 	GetChatMember(ctx context.Context, chatID, userID int64) (telegram.ChatMember, error)

@@ -110,7 +110,7 @@ func newButtonsHarness(t *testing.T, ra bot.RouteActions, sil *recordingSilencer
 	if err != nil {
 		t.Fatal(err)
 	}
-	onSent(t.Context(), msg.MessageID, renderPlain("Disk on db-1"))
+	onSent(t.Context(), msg.MessageID, renderPlain("Disk on db-1"), false, "")
 	h.msg = msg
 	return h
 }

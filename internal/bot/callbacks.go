@@ -11,6 +11,7 @@ import (
 	"github.com/alertgram/alertgram/internal/render"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
+	"github.com/alertgram/alertgram/internal/tgmarkup"
 )
 
 // actionTimeout bounds one press's work with Alertmanager and Telegram.
@@ -298,24 +299,52 @@ func (a *Actions) record(ctx context.Context, p *press, st store.ActionState, no
 	a.editMessage(ctx, p.log, p.msg, note, kb)
 }
 
-// editMessage shows msg's original text plus note, with kb.
+// editMessage shows msg's original text plus note, with kb. A photo's
+// caption is edited instead of a text, and a text keeps its image preview.
+// A note that would make the text too long is left out (the buttons still
+// change).
 func (a *Actions) editMessage(ctx context.Context, l *slog.Logger, msg store.ActionMessage, note string, kb *telegram.InlineKeyboardMarkup) {
 	text := msg.Text
 	if note != "" {
-		if t, ok := render.WithNote(msg.Text, render.Mode(msg.ParseMode), note); ok {
+		if t, ok := render.WithNote(msg.Text, render.Mode(msg.ParseMode), note); ok && (!msg.Photo || fitsCaption(msg.ParseMode, t)) {
 			text = t
 		}
 	}
 	if !a.pace(ctx, msg.ChatID) {
 		return
 	}
-	_, err := a.api.EditMessageText(ctx, telegram.EditMessageTextParams{
-		ChatID: msg.ChatID, MessageID: msg.MessageID, Text: text, ParseMode: msg.ParseMode,
-		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true}, ReplyMarkup: kb,
-	})
+	var err error
+	if msg.Photo {
+		_, err = a.api.EditMessageCaption(ctx, telegram.EditMessageCaptionParams{
+			ChatID: msg.ChatID, MessageID: msg.MessageID, Caption: text, ParseMode: msg.ParseMode, ReplyMarkup: kb,
+		})
+	} else {
+		_, err = a.api.EditMessageText(ctx, telegram.EditMessageTextParams{
+			ChatID: msg.ChatID, MessageID: msg.MessageID, Text: text, ParseMode: msg.ParseMode,
+			LinkPreviewOptions: linkPreview(msg.ImageURL), ReplyMarkup: kb,
+		})
+	}
 	if err != nil && !telegram.IsNotModified(err) {
 		l.Warn("editing the alert message failed", "err", err)
 	}
+}
+
+// maxCaptionLength is Telegram's caption limit, in code points after
+// entity parsing (PROTOCOLS.md §4.3).
+const maxCaptionLength = 1024
+
+func fitsCaption(mode, text string) bool {
+	n, err := tgmarkup.Length(mode, text)
+	return err == nil && n <= maxCaptionLength
+}
+
+// linkPreview keeps a text message's image preview (as the dispatcher
+// sent it), or keeps previews off.
+func linkPreview(image string) *telegram.LinkPreviewOptions {
+	if image == "" {
+		return &telegram.LinkPreviewOptions{IsDisabled: true}
+	}
+	return &telegram.LinkPreviewOptions{URL: image, PreferLargeMedia: true}
 }
 
 func silenceComment(state, who string, chat telegram.Chat, route string) string {

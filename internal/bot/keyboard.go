@@ -129,9 +129,11 @@ func firstNonEmpty(vs ...string) string {
 
 // Keyboard returns the inline keyboard for a new message showing g in a
 // chat of route, and the function that records it once Telegram accepted
-// the message (the buttons answer "expired" until then). nil, nil: the
-// message gets no keyboard.
-func (a *Actions) Keyboard(route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message)) {
+// the message (the buttons answer "expired" until then): with its text as
+// accepted, whether it is a photo with that text as its caption, and the
+// image it shows, so that edits keep the image. nil, nil: the message gets
+// no keyboard.
+func (a *Actions) Keyboard(route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string)) {
 	if g.Status != alert.StatusFiring || len(g.Alerts) == 0 {
 		return nil, nil
 	}
@@ -149,11 +151,11 @@ func (a *Actions) Keyboard(route string, to store.Target, g *alert.Group) (*tele
 	if kb == nil || len(set.records) == 0 {
 		return kb, nil
 	}
-	return kb, func(ctx context.Context, messageID int64, sent render.Message) {
+	return kb, func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string) {
 		m := store.ActionMessage{
 			Route: route, Source: string(g.Source), ChatID: to.ChatID, ThreadID: to.ThreadID,
 			MessageID: messageID, GroupKey: g.GroupKey, SilenceLabels: labels,
-			Text: sent.Text, ParseMode: string(sent.ParseMode), CreatedAt: set.now,
+			Text: sent.Text, ParseMode: string(sent.ParseMode), Photo: photo, ImageURL: image, CreatedAt: set.now,
 		}
 		if _, err := a.store.SaveActionMessage(ctx, m, set.records); err != nil {
 			a.log.Error("storing buttons; they will answer \"expired\"", "chat_id", to.ChatID, "message_id", messageID, "err", err)

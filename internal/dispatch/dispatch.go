@@ -39,7 +39,9 @@ type Outbox interface {
 // Sender is the part of the Bot API the dispatcher uses.
 type Sender interface {
 	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
+	SendPhoto(ctx context.Context, p telegram.SendPhotoParams) (telegram.Message, error)
 	EditMessageText(ctx context.Context, p telegram.EditMessageTextParams) (telegram.Message, error)
+	EditMessageCaption(ctx context.Context, p telegram.EditMessageCaptionParams) (telegram.Message, error)
 }
 
 // Pacer keeps sends inside Telegram's limits (internal/ratelimit).
@@ -79,8 +81,11 @@ type ChatEvents struct {
 type Buttons interface {
 	// Keyboard returns the keyboard for a new message about g to a chat of
 	// route, and a function to call with the message once Telegram
-	// accepted it (nil when there is nothing to record).
-	Keyboard(route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message))
+	// accepted it (nil when there is nothing to record): its id, its text
+	// as accepted, whether it is a photo with that text as its caption,
+	// and the image it shows (as the photo or as the link preview; "" for
+	// none).
+	Keyboard(route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string))
 	// GroupResolved is told once a group's resolved state was delivered.
 	GroupResolved(ctx context.Context, route, groupKey string)
 }

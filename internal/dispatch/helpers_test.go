@@ -37,9 +37,17 @@ func (f senderFunc) SendMessage(ctx context.Context, p telegram.SendMessageParam
 	return f(ctx, p)
 }
 
-// EditMessageText is not used by the tests that wrap the sender.
+// SendPhoto and the edits are not used by the tests that wrap the sender.
+func (f senderFunc) SendPhoto(context.Context, telegram.SendPhotoParams) (telegram.Message, error) {
+	return telegram.Message{}, fmt.Errorf("senderFunc: sendPhoto not supported")
+}
+
 func (f senderFunc) EditMessageText(context.Context, telegram.EditMessageTextParams) (telegram.Message, error) {
 	return telegram.Message{}, fmt.Errorf("senderFunc: editMessageText not supported")
+}
+
+func (f senderFunc) EditMessageCaption(context.Context, telegram.EditMessageCaptionParams) (telegram.Message, error) {
+	return telegram.Message{}, fmt.Errorf("senderFunc: editMessageCaption not supported")
 }
 
 // spyOutbox is the real store with hooks: it records the retries the

@@ -33,13 +33,16 @@ type job struct {
 	quiet    bool
 	fallback func() render.Message // plain text if Telegram cannot parse msg
 	log      *slog.Logger
-	// resolve: the original message to edit, and the reply to thread to it
-	// (nil: none).
-	editID int64
-	reply  *render.Message
+	// resolve: the original message to edit, whether it is a photo, and
+	// the reply to thread to it (nil: none).
+	editID    int64
+	editPhoto bool
+	reply     *render.Message
+	// image of a single group's message (photo.go); "" for none.
+	image string
 	// keyboard of a new single message, and what records it once sent.
 	keyboard *telegram.InlineKeyboardMarkup
-	onSent   func(ctx context.Context, messageID int64, sent render.Message)
+	onSent   func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string)
 }
 
 // prepareSingle prepares one alert group. A resolved group whose original
@@ -52,6 +55,7 @@ func (d *Dispatcher) prepareSingle(ctx context.Context, it item) *job {
 		kind: "single", items: []item{it}, to: it.del.Target, spec: spec, log: l,
 		msg: d.render(l, it.g, spec, spec.Template), quiet: silent(spec, it.g),
 		fallback: func() render.Message { return d.renderer.Fallback(it.g) },
+		image:    imageOf(it.g),
 	}
 	if it.g.Status != alert.StatusResolved {
 		if d.cfg.Buttons != nil {
@@ -63,7 +67,7 @@ func (d *Dispatcher) prepareSingle(ctx context.Context, it item) *job {
 	if !ok {
 		return j
 	}
-	j.kind, j.editID = "resolve", ref.MessageID
+	j.kind, j.editID, j.editPhoto = "resolve", ref.MessageID, ref.Photo
 	if spec.SendResolved && ref.Status != string(alert.StatusResolved) {
 		reply := d.render(l, it.g, spec, d.templateFor(spec.Template, "resolved_reply"))
 		j.reply = &reply
@@ -121,16 +125,16 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) bool {
 	if j.kind == "resolve" {
 		return d.executeResolve(ctx, j)
 	}
-	sent, used, err := d.send(ctx, j.log, j.to, j.msg, j.quiet, nil, j.keyboard, j.fallback)
+	sent, sh, err := d.sendNew(ctx, j)
 	if !d.record(ctx, j.log, deliveries(j.items), sent, err) {
 		return false
 	}
 	if j.onSent != nil {
-		j.onSent(ctx, sent.MessageID, used)
+		j.onSent(ctx, sent.MessageID, sh.msg, sh.photo, sh.image)
 	}
 	d.metrics.sent.WithLabelValues(j.kind).Inc()
 	for _, it := range j.items {
-		d.putRef(ctx, it.del, it.g, sent.MessageID, j.kind == "digest")
+		d.putRef(ctx, it.del, it.g, sent.MessageID, j.kind == "digest", sh.photo)
 	}
 	if j.kind == "digest" {
 		d.metrics.coalesced.WithLabelValues("digest").Add(float64(len(j.items) - 1))
@@ -144,7 +148,7 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) bool {
 // its place (only where send_resolved is on).
 func (d *Dispatcher) executeResolve(ctx context.Context, j *job) bool {
 	it := j.items[0]
-	_, err := d.edit(ctx, j.log, j.to.ChatID, j.editID, j.msg, it.g)
+	photo, err := d.editOriginal(ctx, j)
 	if telegram.IsMessageMissing(err) {
 		if !j.spec.SendResolved {
 			d.endAsSuperseded(ctx, []int64{it.del.ID}, "original message gone, and send_resolved is off")
@@ -158,7 +162,7 @@ func (d *Dispatcher) executeResolve(ctx context.Context, j *job) bool {
 		return false
 	}
 	d.metrics.edits.Inc()
-	d.putRef(ctx, it.del, it.g, j.editID, false)
+	d.putRef(ctx, it.del, it.g, j.editID, false, photo)
 	if d.cfg.Buttons != nil {
 		d.cfg.Buttons.GroupResolved(ctx, it.del.Route, it.del.GroupKey)
 	}
@@ -176,7 +180,7 @@ func (d *Dispatcher) replyResolved(ctx context.Context, j *job, msg render.Messa
 	}
 	reply := &telegram.ReplyParameters{MessageID: j.editID, AllowSendingWithoutReply: true}
 	g := j.items[0].g
-	if _, _, err := d.send(ctx, j.log, j.to, msg, true, reply, nil, func() render.Message { return d.renderer.Fallback(g) }); err != nil {
+	if _, _, err := d.send(ctx, j.log, j.to, msg, true, reply, nil, func() render.Message { return d.renderer.Fallback(g) }, ""); err != nil {
 		d.metrics.observeResult(err)
 		j.log.Warn("resolved reply failed; the original message shows the resolution", "err", err)
 		return
@@ -207,13 +211,14 @@ func (d *Dispatcher) templateFor(base, kind string) string {
 // cannot parse it, and once without the topic when the forum topic does not
 // exist. It returns the message as Telegram accepted it (msg or its
 // fallback). A keyboard Telegram refuses is left out rather than the alert.
-func (d *Dispatcher) send(ctx context.Context, l *slog.Logger, to store.Target, msg render.Message, quiet bool, reply *telegram.ReplyParameters, kb *telegram.InlineKeyboardMarkup, fallback func() render.Message) (telegram.Message, render.Message, error) {
+// image, if any, is the link preview.
+func (d *Dispatcher) send(ctx context.Context, l *slog.Logger, to store.Target, msg render.Message, quiet bool, reply *telegram.ReplyParameters, kb *telegram.InlineKeyboardMarkup, fallback func() render.Message, image string) (telegram.Message, render.Message, error) {
 	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	defer cancel()
 	p := telegram.SendMessageParams{
 		ChatID: to.ChatID, MessageThreadID: to.ThreadID, Text: msg.Text, ParseMode: string(msg.ParseMode),
 		DisableNotification: quiet, ReplyParameters: reply, ReplyMarkup: kb,
-		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true},
+		LinkPreviewOptions: linkPreview(image),
 	}
 	sent, err := d.sender.SendMessage(sendCtx, p)
 	if telegram.IsParseError(err) && p.ParseMode != "" {
@@ -243,13 +248,14 @@ func isButtonError(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.Code == 400 && strings.Contains(apiErr.Description, "BUTTON_")
 }
 
-// edit replaces a message's text; "message is not modified" is success.
-func (d *Dispatcher) edit(ctx context.Context, l *slog.Logger, chat, messageID int64, msg render.Message, g *alert.Group) (telegram.Message, error) {
+// edit replaces a message's text, with image as its link preview (""
+// for none); "message is not modified" is success.
+func (d *Dispatcher) edit(ctx context.Context, l *slog.Logger, chat, messageID int64, msg render.Message, g *alert.Group, image string) (telegram.Message, error) {
 	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	defer cancel()
 	p := telegram.EditMessageTextParams{
 		ChatID: chat, MessageID: messageID, Text: msg.Text, ParseMode: string(msg.ParseMode),
-		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true},
+		LinkPreviewOptions: linkPreview(image),
 	}
 	m, err := d.sender.EditMessageText(sendCtx, p)
 	if telegram.IsParseError(err) && p.ParseMode != "" {
@@ -270,10 +276,10 @@ func isThreadMissing(err error) bool {
 	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "message thread not found")
 }
 
-func (d *Dispatcher) putRef(ctx context.Context, del store.Delivery, g *alert.Group, messageID int64, digest bool) {
+func (d *Dispatcher) putRef(ctx context.Context, del store.Delivery, g *alert.Group, messageID int64, digest, photo bool) {
 	err := d.outbox.PutMessageRef(ctx, store.MessageRef{
 		ChatID: del.Target.ChatID, ThreadID: del.Target.ThreadID, Route: del.Route, GroupKey: del.GroupKey,
-		MessageID: messageID, Status: string(g.Status), Digest: digest, UpdatedAt: d.cfg.Now(),
+		MessageID: messageID, Status: string(g.Status), Digest: digest, Photo: photo, UpdatedAt: d.cfg.Now(),
 	})
 	if err != nil {
 		d.logStoreErr(ctx, "storing message reference", err)

@@ -130,7 +130,7 @@ func testDeepLinks(t *testing.T, mode string) {
 	for _, c := range e.fake.Commands("default", "") {
 		menu = append(menu, c.Command)
 	}
-	if got := strings.Join(menu, " "); got != "start stop status help" {
+	if got := strings.Join(menu, " "); got != "start stop status alerts silences help" {
 		t.Errorf("command menu %q", got)
 	}
 	_, privateTok := e.link(t)

@@ -29,6 +29,11 @@ type ActionMessage struct {
 	// be added to it without rendering the group again.
 	Text      string
 	ParseMode string
+	// Photo: the message is a photo and Text its caption (edited with
+	// editMessageCaption). ImageURL is the image it shows, as the photo or
+	// as a text message's link preview; "" for none.
+	Photo    bool
+	ImageURL string
 	// State, and the silence, actor and end time behind it.
 	State     string
 	SilenceID string

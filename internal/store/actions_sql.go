@@ -10,7 +10,7 @@ import (
 )
 
 const actionMessageColumns = `id, route, source, chat_id, thread_id, message_id, group_key, silence_labels,
-	text, parse_mode, state, silence_id, actor, state_until, created_at, updated_at`
+	text, parse_mode, photo, image_url, state, silence_id, actor, state_until, created_at, updated_at`
 
 func (s *sqlStore) SaveActionMessage(ctx context.Context, m ActionMessage, buttons []Callback) (int64, error) {
 	if m.ChatID == 0 || m.MessageID == 0 {
@@ -33,10 +33,12 @@ func (s *sqlStore) SaveActionMessage(ctx context.Context, m ActionMessage, butto
 	defer tx.Rollback()
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO action_messages (route, source, chat_id, thread_id, message_id,
-		group_key, silence_labels, text, parse_mode, state, silence_id, actor, state_until, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+		group_key, silence_labels, text, parse_mode, photo, image_url, state, silence_id, actor, state_until,
+		created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
 		m.Route, m.Source, m.ChatID, m.ThreadID, m.MessageID, m.GroupKey, string(labels), m.Text, m.ParseMode,
-		m.State, m.SilenceID, m.Actor, s.d.tsOrNil(m.Until), s.d.ts(m.CreatedAt), s.d.ts(m.UpdatedAt)).Scan(&id)
+		m.Photo, m.ImageURL, m.State, m.SilenceID, m.Actor, s.d.tsOrNil(m.Until), s.d.ts(m.CreatedAt),
+		s.d.ts(m.UpdatedAt)).Scan(&id)
 	if err != nil {
 		return 0, wrapErr("save action message", err)
 	}
@@ -146,7 +148,7 @@ func (s *sqlStore) queryActionMessages(ctx context.Context, where string, args .
 		var m ActionMessage
 		var labels string
 		err := rows.Scan(&m.ID, &m.Route, &m.Source, &m.ChatID, &m.ThreadID, &m.MessageID, &m.GroupKey, &labels,
-			&m.Text, &m.ParseMode, &m.State, &m.SilenceID, &m.Actor, scanTime(&m.Until), scanTime(&m.CreatedAt), scanTime(&m.UpdatedAt))
+			&m.Text, &m.ParseMode, &m.Photo, &m.ImageURL, &m.State, &m.SilenceID, &m.Actor, scanTime(&m.Until), scanTime(&m.CreatedAt), scanTime(&m.UpdatedAt))
 		if err != nil {
 			return nil, wrapErr("scan action message", err)
 		}

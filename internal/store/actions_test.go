@@ -26,6 +26,7 @@ func sampleActionMessage(chat, msg int64, group string) ActionMessage {
 
 func testActionMessageRoundTrip(t *testing.T, s Store) {
 	m := sampleActionMessage(-100123, 55, `{}:{alertname="Disk"}`)
+	m.Photo, m.ImageURL = true, "https://grafana.example.com/public/img/attachments/a.png"
 	buttons := []Callback{
 		{ID: "ack-aaaaaaaaaaaaaaaa", Action: "ack", CreatedAt: t0},
 		{ID: "sil-aaaaaaaaaaaaaaaa", Action: "silence_menu", CreatedAt: t0},

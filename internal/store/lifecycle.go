@@ -26,6 +26,7 @@ type MessageRef struct {
 	MessageID int64
 	Status    string // the group status the message shows: firing | resolved
 	Digest    bool   // the message is a digest of several groups
+	Photo     bool   // the message is a photo: its text is a caption
 	UpdatedAt time.Time
 }
 

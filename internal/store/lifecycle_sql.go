@@ -126,20 +126,20 @@ func (s *sqlStore) PutMessageRef(ctx context.Context, ref MessageRef) error {
 		ref.UpdatedAt = time.Now()
 	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO message_refs
-		(chat_id, thread_id, route, group_key, message_id, status, digest, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		(chat_id, thread_id, route, group_key, message_id, status, digest, photo, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (chat_id, thread_id, route, group_key) DO UPDATE SET message_id = excluded.message_id,
-			status = excluded.status, digest = excluded.digest, updated_at = excluded.updated_at`,
-		ref.ChatID, ref.ThreadID, ref.Route, ref.GroupKey, ref.MessageID, ref.Status, ref.Digest,
+			status = excluded.status, digest = excluded.digest, photo = excluded.photo, updated_at = excluded.updated_at`,
+		ref.ChatID, ref.ThreadID, ref.Route, ref.GroupKey, ref.MessageID, ref.Status, ref.Digest, ref.Photo,
 		s.d.ts(ref.UpdatedAt))
 	return wrapErr("put message ref", err)
 }
 
 func (s *sqlStore) GetMessageRef(ctx context.Context, chatID, threadID int64, route, groupKey string) (MessageRef, bool, error) {
 	ref := MessageRef{ChatID: chatID, ThreadID: threadID, Route: route, GroupKey: groupKey}
-	err := s.read.QueryRowContext(ctx, `SELECT message_id, status, digest, updated_at FROM message_refs
+	err := s.read.QueryRowContext(ctx, `SELECT message_id, status, digest, photo, updated_at FROM message_refs
 		WHERE chat_id = $1 AND thread_id = $2 AND route = $3 AND group_key = $4`, chatID, threadID, route, groupKey).
-		Scan(&ref.MessageID, &ref.Status, &ref.Digest, scanTime(&ref.UpdatedAt))
+		Scan(&ref.MessageID, &ref.Status, &ref.Digest, &ref.Photo, scanTime(&ref.UpdatedAt))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return MessageRef{}, false, nil

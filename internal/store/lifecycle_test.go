@@ -336,7 +336,7 @@ func wantRef(t *testing.T, s Store, chat, thread int64, route, groupKey string, 
 func testMessageRefs(t *testing.T, s Store) {
 	wantRef(t, s, -100, 0, "oncall", "g", MessageRef{}, false)
 	ref := MessageRef{ChatID: -100, ThreadID: 3, Route: "oncall", GroupKey: `{}:{alertname="A"}`, MessageID: 55,
-		Status: "firing", UpdatedAt: t0}
+		Status: "firing", Photo: true, UpdatedAt: t0}
 	putRef(t, s, ref)
 	stored := ref
 	stored.UpdatedAt = utc(t0)
@@ -362,7 +362,7 @@ func testMessageRefs(t *testing.T, s Store) {
 	replaced.UpdatedAt = utc(replaced.UpdatedAt)
 	wantRef(t, s, -100, 3, "oncall", ref.GroupKey, replaced, true)
 	back := replaced
-	back.Digest, back.Status, back.UpdatedAt = false, "firing", utc(t0) // and back, even to an earlier time
+	back.Digest, back.Photo, back.Status, back.UpdatedAt = false, true, "firing", utc(t0) // and back, even to an earlier time
 	putRef(t, s, back)
 	wantRef(t, s, -100, 3, "oncall", ref.GroupKey, back, true)
 	for i, o := range others {

@@ -218,6 +218,16 @@ var migrations = []migration{
 		){{strict}}`,
 		`CREATE INDEX callbacks_action_message ON callbacks (action_message_id)`,
 	}},
+	// version 7: alert images. A message sent as a photo (the alert text
+	// is its caption) is edited with editMessageCaption, not
+	// editMessageText, so its references say so. image_url is the image an
+	// action message shows (its photo, or a text message's link preview),
+	// so that a button edit keeps it.
+	{version: 7, name: "images", stmts: []string{
+		`ALTER TABLE message_refs ADD COLUMN photo {{bool}} NOT NULL DEFAULT FALSE`,
+		`ALTER TABLE action_messages ADD COLUMN photo {{bool}} NOT NULL DEFAULT FALSE`,
+		`ALTER TABLE action_messages ADD COLUMN image_url TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

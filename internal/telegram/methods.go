@@ -88,6 +88,28 @@ func (c *Client) EditMessageText(ctx context.Context, p EditMessageTextParams) (
 	return m.Message, err
 }
 
+// EditMessageCaptionParams identify the message as in
+// EditMessageTextParams. Caption is at most 1024 characters after parsing;
+// a nil ReplyMarkup removes the keyboard, as with editMessageText.
+type EditMessageCaptionParams struct {
+	ChatID          int64                 `json:"chat_id,omitempty"`
+	MessageID       int64                 `json:"message_id,omitempty"`
+	InlineMessageID string                `json:"inline_message_id,omitempty"`
+	Caption         string                `json:"caption"`
+	ParseMode       string                `json:"parse_mode,omitempty"`
+	CaptionEntities []MessageEntity       `json:"caption_entities,omitempty"`
+	ReplyMarkup     *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
+}
+
+// EditMessageCaption replaces the caption of a photo (or other media)
+// message; editMessageText cannot edit those. Results and errors are as
+// for EditMessageText.
+func (c *Client) EditMessageCaption(ctx context.Context, p EditMessageCaptionParams) (Message, error) {
+	var m messageOrTrue
+	err := c.call(ctx, "editMessageCaption", p, &m)
+	return m.Message, err
+}
+
 // EditMessageReplyMarkupParams identify the message as in
 // EditMessageTextParams. A nil ReplyMarkup removes the keyboard.
 type EditMessageReplyMarkupParams struct {

@@ -101,6 +101,14 @@ func sendCases() []methodCase {
 		},
 		wantBody: `{"inline_message_id":"abc","text":"hi"}`, result: `true`, want: Message{},
 	}, {
+		name: "editMessageCaption", method: "editMessageCaption",
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.EditMessageCaption(ctx, EditMessageCaptionParams{ChatID: bigChat, MessageID: 7, Caption: "<b>ok</b>", ParseMode: ParseModeHTML, ReplyMarkup: keyboard})
+		},
+		wantBody: `{"chat_id":-1001234567890123,"message_id":7,"caption":"<b>ok</b>","parse_mode":"HTML","reply_markup":{"inline_keyboard":[[
+			{"text":"Silence 1h","callback_data":"sil:0123456789abcdef","style":"danger"},{"text":"Graph","url":"https://prom.example.com/graph"}]]}}`,
+		result: messageRes, want: wantMessage,
+	}, {
 		name: "editMessageReplyMarkup nil removes keyboard", method: "editMessageReplyMarkup",
 		call: func(ctx context.Context, c *Client) (any, error) {
 			return c.EditMessageReplyMarkup(ctx, EditMessageReplyMarkupParams{ChatID: 1, MessageID: 7})

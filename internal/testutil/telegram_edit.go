@@ -32,7 +32,23 @@ func (f *Telegram) editMessageText(req *request) (any, *apiError) {
 		return nil, badRequest("message text is empty")
 	}
 	t.edit.ParsedText, t.edit.Entities = parsed.Text, parsed.Entities
-	return f.applyEdit(t, true)
+	return f.applyEdit(t, editText)
+}
+
+// editMessageCaption edits the caption of a photo; an empty caption is
+// allowed (it removes the caption).
+func (f *Telegram) editMessageCaption(req *request) (any, *apiError) {
+	t, aerr := f.readEdit(req)
+	if aerr != nil {
+		return nil, aerr
+	}
+	t.edit.Text, t.edit.ParseMode = req.str("caption"), req.str("parse_mode")
+	parsed, aerr := parseText(req, t.edit.Text, maxCaptionLength, "message caption is too long")
+	if aerr != nil {
+		return nil, aerr
+	}
+	t.edit.ParsedText, t.edit.Entities = parsed.Text, parsed.Entities
+	return f.applyEdit(t, editCaption)
 }
 
 func (f *Telegram) editMessageReplyMarkup(req *request) (any, *apiError) {
@@ -40,8 +56,17 @@ func (f *Telegram) editMessageReplyMarkup(req *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return f.applyEdit(t, false)
+	return f.applyEdit(t, editMarkup)
 }
+
+// editKind is what an edit replaces besides the keyboard.
+type editKind int
+
+const (
+	editMarkup  editKind = iota // the keyboard only
+	editText                    // a text message's text
+	editCaption                 // a photo's caption
+)
 
 // readEdit reads chat_id, message_id and reply_markup; inline messages
 // are not modelled.
@@ -70,17 +95,17 @@ func (f *Telegram) readEdit(req *request) (editTarget, *apiError) {
 	return t, nil
 }
 
-// applyEdit checks the message and stores the edit. Editing the text
-// without reply_markup removes the keyboard, as in Telegram.
-func (f *Telegram) applyEdit(t editTarget, text bool) (any, *apiError) {
+// applyEdit checks the message and stores the edit. Editing the text or
+// caption without reply_markup removes the keyboard, as in Telegram.
+func (f *Telegram) applyEdit(t editTarget, kind editKind) (any, *apiError) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e := &t.edit
-	m, aerr := f.editable(e.ChatID, e.MessageID, text)
+	m, aerr := f.editable(e.ChatID, e.MessageID, kind)
 	if aerr != nil {
 		return nil, aerr
 	}
-	if !text {
+	if kind == editMarkup {
 		e.ParsedText, e.Entities = m.text, m.entities
 	}
 	if sameContent(m, e.ParsedText, e.Entities) && sameMarkup(m.markup, e.ReplyMarkup) {
@@ -100,7 +125,7 @@ func (f *Telegram) applyEdit(t editTarget, text bool) (any, *apiError) {
 }
 
 // editable finds a message the bot may edit; call with f.mu held.
-func (f *Telegram) editable(chatID, id int64, text bool) (*storedMessage, *apiError) {
+func (f *Telegram) editable(chatID, id int64, kind editKind) (*storedMessage, *apiError) {
 	if aerr := f.access(chatID); aerr != nil {
 		return nil, aerr
 	}
@@ -110,8 +135,10 @@ func (f *Telegram) editable(chatID, id int64, text bool) (*storedMessage, *apiEr
 		return nil, badRequest("message to edit not found")
 	case !m.fromBot:
 		return nil, badRequest("message can't be edited")
-	case text && m.photo != "":
+	case kind == editText && m.photo != "":
 		return nil, badRequest("there is no text in the message to edit")
+	case kind == editCaption && m.photo == "":
+		return nil, badRequest("there is no caption in the message to edit")
 	}
 	return m, nil
 }

@@ -38,6 +38,7 @@ func init() {
 		{"sendMessage", (*Telegram).sendMessage},
 		{"sendPhoto", (*Telegram).sendPhoto},
 		{"editMessageText", (*Telegram).editMessageText},
+		{"editMessageCaption", (*Telegram).editMessageCaption},
 		{"editMessageReplyMarkup", (*Telegram).editMessageReplyMarkup},
 		{"deleteMessage", (*Telegram).deleteMessage},
 		{"answerCallbackQuery", (*Telegram).answerCallbackQuery},

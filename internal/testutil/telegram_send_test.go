@@ -167,6 +167,22 @@ func TestSendPhoto(t *testing.T) {
 	}
 	mustFail(t, f, "editMessageText", map[string]any{"chat_id": 1, "message_id": 1, "text": "y"}, 400,
 		"Bad Request: there is no text in the message to edit")
+
+	// A caption is edited with editMessageCaption, within the caption limit.
+	mustOK(t, f, "editMessageCaption", map[string]any{"chat_id": 1, "message_id": 1, "caption": "<b>CPU</b> ok", "parse_mode": "HTML"}, &res)
+	if res.Caption != "CPU ok" {
+		t.Errorf("edited caption = %q", res.Caption)
+	}
+	mustFail(t, f, "editMessageCaption", map[string]any{"chat_id": 1, "message_id": 1, "caption": "<b>CPU</b> ok", "parse_mode": "HTML"}, 400,
+		"Bad Request: "+notModified)
+	mustFail(t, f, "editMessageCaption", map[string]any{"chat_id": 1, "message_id": 1, "caption": strings.Repeat("a", 1025)}, 400,
+		"Bad Request: message caption is too long")
+	mustOK(t, f, "sendMessage", map[string]any{"chat_id": 1, "text": "text"}, nil)
+	mustFail(t, f, "editMessageCaption", map[string]any{"chat_id": 1, "message_id": 4, "caption": "y"}, 400,
+		"Bad Request: there is no caption in the message to edit")
+	if e := f.Edits(); len(e) != 1 || e[0].Method != "editMessageCaption" || e[0].ParsedText != "CPU ok" {
+		t.Errorf("edits = %+v", e)
+	}
 }
 
 func TestEdits(t *testing.T) {

@@ -73,12 +73,13 @@ type Message struct {
 	Time                time.Time
 }
 
-// Edit is an accepted editMessageText or editMessageReplyMarkup.
+// Edit is an accepted editMessageText, editMessageCaption or
+// editMessageReplyMarkup.
 type Edit struct {
 	Method      string
 	ChatID      int64
 	MessageID   int64
-	Text        string // editMessageText: as sent
+	Text        string // editMessageText, editMessageCaption: text or caption as sent
 	ParseMode   string
 	ParsedText  string
 	Entities    []tgmarkup.Entity
