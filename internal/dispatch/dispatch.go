@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/patrickmn/go-cache"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertgram/alertgram/internal/alert"
@@ -154,6 +156,10 @@ type Dispatcher struct {
 	metrics    *metrics
 	wake       chan struct{}
 	throttle   *throttleWatch
+	// fresh holds the groups Enqueue accepted and routing has not taken
+	// yet, so that routing does not decode what intake just encoded.
+	// Entries expire: another replica may route them.
+	fresh *cache.Cache
 
 	mu      sync.Mutex
 	workers map[int64]struct{} // chats with a running worker
@@ -170,6 +176,7 @@ func New(cfg Config, out Outbox, rec Recipients, r *render.Renderer, s Sender, e
 		metrics:  newMetrics(reg),
 		wake:     make(chan struct{}, 1),
 		throttle: newThrottleWatch(),
+		fresh:    cache.New(time.Minute, time.Minute),
 		workers:  map[int64]struct{}{},
 		idle:     map[int64]struct{}{},
 	}
@@ -190,7 +197,10 @@ func (d *Dispatcher) Enqueue(ctx context.Context, g *alert.Group) error {
 	if d.cfg.DedupeWindow > 0 {
 		n.DedupeKey, n.DedupeWindow = g.DedupeKey(), d.cfg.DedupeWindow
 	}
-	_, err = d.outbox.AddNotification(ctx, n)
+	id, err := d.outbox.AddNotification(ctx, n)
+	if err == nil {
+		d.fresh.SetDefault(strconv.FormatInt(id, 10), g)
+	}
 	if errors.Is(err, store.ErrDuplicate) {
 		d.metrics.duplicates.Inc()
 		d.log.Debug("duplicate notification accepted and dropped", "route", g.Route, "group_key", g.GroupKey)
@@ -302,25 +312,38 @@ func (d *Dispatcher) routePending(ctx context.Context) {
 // route decodes n and resolves its recipients; ok is false when they
 // cannot be resolved now, and n stays unrouted for the next round.
 func (d *Dispatcher) route(ctx context.Context, n store.Notification) (targets []store.Target, ok bool) {
-	l := d.log.With("notification_id", n.ID, "route", n.Route, "group_key", n.GroupKey)
-	var g alert.Group
-	if err := json.Unmarshal(n.Payload, &g); err != nil {
+	g, err := d.group(n)
+	if err != nil {
 		// Cannot happen for what Enqueue wrote; routing it nowhere keeps the
 		// outbox moving and the log says why.
-		l.Error("undecodable notification, dropping", "err", err)
+		d.log.Error("undecodable notification, dropping", "notification_id", n.ID, "route", n.Route, "err", err)
 		return nil, true
 	}
 	// Resolved notifications are routed even where send_resolved is off:
 	// they still edit the original message; the worker decides.
-	targets, err := d.recipients(ctx, n.Route, &g)
+	targets, err = d.recipients(ctx, n.Route, g)
 	if err != nil {
 		d.logStoreErr(ctx, "resolving recipients", err)
 		return nil, false
 	}
+	d.fresh.Delete(strconv.FormatInt(n.ID, 10))
 	if len(targets) == 0 {
-		l.Info("notification has no recipients", "status", g.Status)
+		d.log.Info("notification has no recipients", "notification_id", n.ID, "route", n.Route, "group_key", n.GroupKey, "status", g.Status)
 	}
 	return targets, true
+}
+
+// group is n's alert group: the one Enqueue just decoded, if this process
+// accepted n moments ago, else decoded from the stored payload.
+func (d *Dispatcher) group(n store.Notification) (*alert.Group, error) {
+	if g, ok := d.fresh.Get(strconv.FormatInt(n.ID, 10)); ok {
+		return g.(*alert.Group), nil
+	}
+	var g alert.Group
+	if err := json.Unmarshal(n.Payload, &g); err != nil {
+		return nil, err
+	}
+	return &g, nil
 }
 
 func (d *Dispatcher) spec(route string) RouteSpec {
