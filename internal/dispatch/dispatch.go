@@ -198,7 +198,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, g *alert.Group) error {
 		n.DedupeKey, n.DedupeWindow = g.DedupeKey(), d.cfg.DedupeWindow
 	}
 	id, err := d.outbox.AddNotification(ctx, n)
-	if err == nil {
+	if err == nil && d.fresh.ItemCount() < maxFresh {
 		d.fresh.SetDefault(strconv.FormatInt(id, 10), g)
 	}
 	if errors.Is(err, store.ErrDuplicate) {
@@ -332,6 +332,10 @@ func (d *Dispatcher) route(ctx context.Context, n store.Notification) (targets [
 	}
 	return targets, true
 }
+
+// maxFresh bounds the groups kept for routing: when routing falls behind
+// a burst, the rest are decoded from the store, and memory stays flat.
+const maxFresh = 1024
 
 // group is n's alert group: the one Enqueue just decoded, if this process
 // accepted n moments ago, else decoded from the stored payload.
