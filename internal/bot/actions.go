@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -145,10 +144,6 @@ const (
 	actCancel      = "cancel"
 	actUnsilence   = "unsilence"
 )
-
-// errNotAllowed is the answer to a press by someone the route does not
-// allow.
-var errNotAllowed = errors.New("not allowed")
 
 // authorize decides whether user may act on a message of route in chat.
 func (a *Actions) authorize(ctx context.Context, ra RouteActions, chatID int64, user telegram.User) (bool, error) {

@@ -85,7 +85,7 @@ func (a *Actions) refuse(ctx context.Context, q *telegram.CallbackQuery, result,
 }
 
 func (a *Actions) answer(ctx context.Context, q *telegram.CallbackQuery, text string, alert bool) {
-	err := a.api.AnswerCallbackQuery(ctx, telegram.AnswerCallbackQueryParams{CallbackQueryID: q.ID, Text: truncate(text, 200), ShowAlert: alert})
+	err := a.api.AnswerCallbackQuery(ctx, telegram.AnswerCallbackQueryParams{CallbackQueryID: q.ID, Text: render.TruncateRunes(200, text), ShowAlert: alert})
 	if err != nil {
 		a.log.Warn("answerCallbackQuery failed", "err", err)
 	}
@@ -368,12 +368,4 @@ func matcherText(labels map[string]string) string {
 		out += m.String()
 	}
 	return out + "}"
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -137,7 +137,7 @@ func (b *Bot) status(ctx context.Context, m *telegram.Message) error {
 		if len(s.Matchers) > 0 {
 			fmt.Fprintf(&sb, " — only %s", strings.Join(s.Matchers, ", "))
 		}
-		fmt.Fprintf(&sb, " — since %s by %s\n", s.CreatedAt.UTC().Format("2006-01-02 15:04 MST"), s.CreatedBy)
+		fmt.Fprintf(&sb, " — since %s by %s\n", clock(s.CreatedAt), s.CreatedBy)
 	}
 	b.reply(ctx, m, strings.TrimSpace(sb.String()))
 	return nil

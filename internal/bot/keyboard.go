@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -109,22 +110,13 @@ func linkRow(g *alert.Group) []telegram.InlineKeyboardButton {
 		}
 	}
 	first := g.Alerts[0]
-	add("📖 Runbook", firstNonEmpty(g.CommonAnnotations["runbook_url"], first.Annotations["runbook_url"]))
+	add("📖 Runbook", cmp.Or(g.CommonAnnotations["runbook_url"], first.Annotations["runbook_url"]))
 	if g.Source == alert.SourceGrafana {
 		add("📊 Dashboard", first.DashboardURL)
 		add("📈 Panel", first.PanelURL)
 	}
 	add("🔗 Source", first.GeneratorURL)
 	return row
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Keyboard returns the inline keyboard for a new message showing g in a

@@ -1,9 +1,12 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/alertgram/alertgram/internal/alert"
 	"github.com/alertgram/alertgram/internal/alertmanager"
+	"github.com/alertgram/alertgram/internal/render"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
 )
@@ -45,21 +49,9 @@ func (r *receivers) regex(route string) string {
 	defer r.mu.Unlock()
 	var quoted []string
 	for _, name := range r.seen[route] {
-		quoted = append(quoted, regexpQuote(name))
+		quoted = append(quoted, regexp.QuoteMeta(name))
 	}
 	return strings.Join(quoted, "|")
-}
-
-func regexpQuote(s string) string {
-	const special = `\.+*?()|[]{}^$`
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(special, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // chatRoutes returns the routes that deliver to chat (subscriptions and
@@ -99,8 +91,8 @@ func (a *Actions) ListAlerts(ctx context.Context, m *telegram.Message) error {
 	}
 	var lines []string
 	total := 0
-	for _, route := range sortedKeys(routes) {
-		q := alertmanager.AlertsQuery{Active: true, Receiver: firstNonEmpty(a.cfg.Routes[route].Receiver, a.receivers.regex(route))}
+	for _, route := range slices.Sorted(maps.Keys(routes)) {
+		q := alertmanager.AlertsQuery{Active: true, Receiver: cmp.Or(a.cfg.Routes[route].Receiver, a.receivers.regex(route))}
 		alerts, err := sil.Alerts(ctx, q)
 		if err != nil {
 			a.send(ctx, m, "Could not ask Alertmanager: "+err.Error(), nil)
@@ -161,7 +153,7 @@ func (a *Actions) ListSilences(ctx context.Context, m *telegram.Message) error {
 		return nil
 	}
 	sent := false
-	for _, route := range sortedKeys(routes) {
+	for _, route := range slices.Sorted(maps.Keys(routes)) {
 		mine := routeSilences(all, route)
 		if len(mine) == 0 {
 			continue
@@ -227,7 +219,7 @@ func (a *Actions) send(ctx context.Context, m *telegram.Message, text string, kb
 		return telegram.Message{}, false
 	}
 	sent, err := a.api.SendMessage(ctx, telegram.SendMessageParams{
-		ChatID: m.Chat.ID, MessageThreadID: thread(m), Text: truncate(text, 4000), ReplyMarkup: kb,
+		ChatID: m.Chat.ID, MessageThreadID: thread(m), Text: render.TruncateRunes(4000, text), ReplyMarkup: kb,
 		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true},
 	})
 	if err != nil {
@@ -255,13 +247,4 @@ func (a *Actions) unsilenceListed(ctx context.Context, p *press, sil Silencer) o
 	}
 	a.editKeyboard(ctx, p, keyboard(rows...))
 	return outcome{answer: "Silence expired."}
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

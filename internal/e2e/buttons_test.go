@@ -44,13 +44,7 @@ func silences(t *testing.T, am *testutil.Alertmanager) []amSilence {
 }
 
 func activeSilences(t *testing.T, am *testutil.Alertmanager) []amSilence {
-	var out []amSilence
-	for _, s := range silences(t, am) {
-		if s.Status.State == "active" {
-			out = append(out, s)
-		}
-	}
-	return out
+	return activeSilencesOf(silences(t, am))
 }
 
 // waitSilence polls Alertmanager (an external process) until cond holds

@@ -188,7 +188,7 @@ func capString(s string, limit int) string {
 	if limit <= 0 {
 		return s
 	}
-	return truncateRunes(limit, s)
+	return TruncateRunes(limit, s)
 }
 
 func groupTitle(g *alert.Group) string {

@@ -40,7 +40,7 @@ func funcMap(d dialect, now func() time.Time) template.FuncMap {
 		"quoteExpandable": m.quote(true),
 		"raw":             func(s string) Markup { return Markup(s) },
 		"linkable":        LinkableURL,
-		"truncate":        truncateRunes,
+		"truncate":        TruncateRunes,
 		"duration":        duration,
 		"severityIcon":    severityIcon,
 		"default":         func(def, v any) any { return orDefault(def, v) },
@@ -141,8 +141,8 @@ func (m markupFuncs) quote(expandable bool) func(args ...any) Markup {
 	}
 }
 
-// truncateRunes shortens s to at most n runes, ending with "…" when cut.
-func truncateRunes(n int, s string) string {
+// TruncateRunes shortens s to at most n runes, ending with "…" when cut.
+func TruncateRunes(n int, s string) string {
 	if n <= 0 {
 		return ""
 	}

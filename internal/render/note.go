@@ -18,7 +18,7 @@ func WithNote(text string, mode Mode, note string) (string, bool) {
 	if err != nil {
 		return text, false
 	}
-	note = truncateRunes(maxNoteLength, strings.TrimSpace(note))
+	note = TruncateRunes(maxNoteLength, strings.TrimSpace(note))
 	out := strings.TrimRight(text, "\n") + "\n\n" + d.text(note)
 	if n, err := measure(mode, out); err != nil || n > MaxTextLength {
 		return text, false
