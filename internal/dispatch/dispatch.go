@@ -13,11 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/patrickmn/go-cache"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertgram/alertgram/internal/alert"
@@ -155,11 +154,10 @@ type Dispatcher struct {
 	log        *slog.Logger
 	metrics    *metrics
 	wake       chan struct{}
-	throttle   *throttleWatch
-	// fresh holds the groups Enqueue accepted and routing has not taken
-	// yet, so that routing does not decode what intake just encoded.
-	// Entries expire: another replica may route them.
-	fresh *cache.Cache
+	// unrouted is set when Enqueue stored a notification unrouted, so that
+	// the next round, not only the next poll, routes it.
+	unrouted atomic.Bool
+	throttle *throttleWatch
 
 	mu      sync.Mutex
 	workers map[int64]struct{} // chats with a running worker
@@ -176,7 +174,6 @@ func New(cfg Config, out Outbox, rec Recipients, r *render.Renderer, s Sender, e
 		metrics:  newMetrics(reg),
 		wake:     make(chan struct{}, 1),
 		throttle: newThrottleWatch(),
-		fresh:    cache.New(time.Minute, time.Minute),
 		workers:  map[int64]struct{}{},
 		idle:     map[int64]struct{}{},
 	}
@@ -184,7 +181,9 @@ func New(cfg Config, out Outbox, rec Recipients, r *render.Renderer, s Sender, e
 
 // Enqueue durably accepts g: it returns nil only after the notification is
 // committed to the outbox (or recognised as a copy of one accepted within
-// the dedupe window), then wakes the consumer.
+// the dedupe window), then wakes the consumer. Its chats are resolved here
+// and stored with it, in the same commit; if they cannot be resolved now
+// (a store error), it is stored unrouted and routePending routes it.
 func (d *Dispatcher) Enqueue(ctx context.Context, g *alert.Group) error {
 	payload, err := json.Marshal(g)
 	if err != nil {
@@ -197,10 +196,14 @@ func (d *Dispatcher) Enqueue(ctx context.Context, g *alert.Group) error {
 	if d.cfg.DedupeWindow > 0 {
 		n.DedupeKey, n.DedupeWindow = g.DedupeKey(), d.cfg.DedupeWindow
 	}
-	id, err := d.outbox.AddNotification(ctx, n)
-	if err == nil && d.fresh.ItemCount() < maxFresh {
-		d.fresh.SetDefault(strconv.FormatInt(id, 10), g)
+	// Resolved notifications are routed even where send_resolved is off:
+	// they still edit the original message; the worker decides.
+	if n.Targets, err = d.recipients(ctx, g.Route, g); err == nil {
+		n.Routed = true
+	} else {
+		d.logStoreErr(ctx, "resolving recipients at intake (routing later)", err)
 	}
+	id, err := d.outbox.AddNotification(ctx, n)
 	if errors.Is(err, store.ErrDuplicate) {
 		d.metrics.duplicates.Inc()
 		d.log.Debug("duplicate notification accepted and dropped", "route", g.Route, "group_key", g.GroupKey)
@@ -209,8 +212,36 @@ func (d *Dispatcher) Enqueue(ctx context.Context, g *alert.Group) error {
 	if err != nil {
 		return err
 	}
-	d.poke()
+	if n.Routed && len(n.Targets) == 0 {
+		d.logNoRecipients(id, g)
+	}
+	if !n.Routed {
+		d.unrouted.Store(true)
+	}
+	if !n.Routed || !d.allWorking(n.Targets) {
+		d.poke()
+	}
 	return nil
+}
+
+// allWorking tells whether every chat of targets has a worker running. Such
+// a worker claims what was just committed before it ends: its last claim
+// is either still to come, or came before the commit, and then it pokes
+// the scheduler as it ends. Not waking the scheduler for them keeps a
+// burst into busy chats from spinning it.
+func (d *Dispatcher) allWorking(targets []store.Target) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, t := range targets {
+		if _, ok := d.workers[t.ChatID]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *Dispatcher) logNoRecipients(id int64, g *alert.Group) {
+	d.log.Info("notification has no recipients", "notification_id", id, "route", g.Route, "group_key", g.GroupKey, "status", g.Status)
 }
 
 func (d *Dispatcher) poke() {
@@ -231,8 +262,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer tick.Stop()
 	maintenance := time.NewTicker(maintenanceInterval)
 	defer maintenance.Stop()
+	d.unrouted.Store(true) // an earlier run, or version, may have left some
 	for {
-		d.routePending(ctx)
+		if d.unrouted.Swap(false) {
+			d.routePending(ctx)
+		}
 		d.schedule(ctx)
 		select {
 		case <-maintenance.C:
@@ -247,6 +281,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case <-d.wake:
 		case <-tick.C:
+			d.unrouted.Store(true) // another replica's, or a failed round's
 		}
 	}
 }
@@ -280,7 +315,8 @@ func (d *Dispatcher) maintain(ctx context.Context) {
 }
 
 // routePending turns unrouted notifications into deliveries, each batch
-// listed in one transaction. A round ends at the first batch it could not
+// listed in one transaction: those Enqueue could not route at intake, and
+// any an earlier version stored unrouted. A round ends at the first batch it could not
 // route in full: what failed waits for the next round instead of being
 // listed again at once.
 func (d *Dispatcher) routePending(ctx context.Context) {
@@ -312,42 +348,22 @@ func (d *Dispatcher) routePending(ctx context.Context) {
 // route decodes n and resolves its recipients; ok is false when they
 // cannot be resolved now, and n stays unrouted for the next round.
 func (d *Dispatcher) route(ctx context.Context, n store.Notification) (targets []store.Target, ok bool) {
-	g, err := d.group(n)
-	if err != nil {
+	var g alert.Group
+	if err := json.Unmarshal(n.Payload, &g); err != nil {
 		// Cannot happen for what Enqueue wrote; routing it nowhere keeps the
 		// outbox moving and the log says why.
 		d.log.Error("undecodable notification, dropping", "notification_id", n.ID, "route", n.Route, "err", err)
 		return nil, true
 	}
-	// Resolved notifications are routed even where send_resolved is off:
-	// they still edit the original message; the worker decides.
-	targets, err = d.recipients(ctx, n.Route, g)
+	targets, err := d.recipients(ctx, n.Route, &g)
 	if err != nil {
 		d.logStoreErr(ctx, "resolving recipients", err)
 		return nil, false
 	}
-	d.fresh.Delete(strconv.FormatInt(n.ID, 10))
 	if len(targets) == 0 {
-		d.log.Info("notification has no recipients", "notification_id", n.ID, "route", n.Route, "group_key", n.GroupKey, "status", g.Status)
+		d.logNoRecipients(n.ID, &g)
 	}
 	return targets, true
-}
-
-// maxFresh bounds the groups kept for routing: when routing falls behind
-// a burst, the rest are decoded from the store, and memory stays flat.
-const maxFresh = 1024
-
-// group is n's alert group: the one Enqueue just decoded, if this process
-// accepted n moments ago, else decoded from the stored payload.
-func (d *Dispatcher) group(n store.Notification) (*alert.Group, error) {
-	if g, ok := d.fresh.Get(strconv.FormatInt(n.ID, 10)); ok {
-		return g.(*alert.Group), nil
-	}
-	var g alert.Group
-	if err := json.Unmarshal(n.Payload, &g); err != nil {
-		return nil, err
-	}
-	return &g, nil
 }
 
 func (d *Dispatcher) spec(route string) RouteSpec {

@@ -2,11 +2,14 @@ package dispatch
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -229,6 +232,39 @@ func checkMessages(t *testing.T, got []testutil.Message, want []wantMsg) {
 			!strings.HasPrefix(m.ParsedText, w.prefix) {
 			t.Errorf("message %d: chat %d thread %d parse_mode %q text %q; want chat %d thread %d parse_mode %q text starting %q",
 				i, m.ChatID, m.ThreadID, m.ParseMode, m.ParsedText, w.chat, w.thread, w.parseMode, w.prefix)
+		}
+	}
+}
+
+// TestEnqueueRoutesAtIntake: Enqueue stores a notification with its
+// deliveries in one commit; when its recipients cannot be resolved then, it
+// is stored unrouted and the next round routes it.
+func TestEnqueueRoutesAtIntake(t *testing.T) {
+	var failing atomic.Bool
+	d, st, fake, _ := newTestDispatcher(t, testOpts{
+		recipients: func(context.Context, string, *alert.Group) ([]store.Target, error) {
+			if failing.Load() {
+				return nil, errors.New("subscriptions unreadable")
+			}
+			return []store.Target{{ChatID: chatA}, {ChatID: chatB}}, nil
+		},
+	})
+	enqueue(t, d, firing("Routed"))
+	wantCounts(t, st, map[string]int{store.StatePending: 2})
+
+	failing.Store(true)
+	enqueue(t, d, firing("Unrouted"))
+	wantCounts(t, st, map[string]int{store.StatePending: 2, "unrouted": 1})
+	round(t, d) // recipients still failing: it stays unrouted, the routed one goes out
+	wantCounts(t, st, map[string]int{store.StateDelivered: 2, "unrouted": 1})
+
+	failing.Store(false)
+	round(t, d)
+	wantCounts(t, st, map[string]int{store.StateDelivered: 4})
+	for _, chat := range []int64{chatA, chatB} {
+		msgs := fake.MessagesIn(chat)
+		if len(msgs) != 2 || !strings.Contains(msgs[0].ParsedText, "Routed") || !strings.Contains(msgs[1].ParsedText, "Unrouted") {
+			t.Errorf("chat %d got %+v, want Routed then Unrouted", chat, msgs)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,5 +143,44 @@ func TestMaintenancePrunesAndForgets(t *testing.T) {
 	d.maintain(t.Context())
 	if _, ok, err := st.GetMessageRef(t.Context(), chatA, 0, testRoute, g.GroupKey); ok || err != nil {
 		t.Errorf("message reference older than the retention survived (err %v)", err)
+	}
+}
+
+// TestBusyChatWorkerTakesWhatArrives: Enqueue does not wake the scheduler
+// for a chat whose worker is running (and there is no poll during the
+// test), so that worker must claim what arrives while it sends, and the
+// chat must get it.
+func TestBusyChatWorkerTakesWhatArrives(t *testing.T) {
+	sending := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	d, _, fake, _ := newTestDispatcher(t, testOpts{
+		config: func(c *Config) { c.PollInterval = time.Hour },
+		sender: func(real Sender) Sender {
+			return senderFunc(func(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error) {
+				once.Do(func() { close(sending); <-release }) // the first send waits for the second Enqueue
+				return real.SendMessage(ctx, p)
+			})
+		},
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	enqueue(t, d, firing("First"))
+	select {
+	case <-sending:
+	case <-time.After(waitLimit):
+		t.Fatal("the first notification was never sent")
+	}
+	if !d.allWorking([]store.Target{{ChatID: chatA}}) {
+		t.Fatal("chat A has no worker while it sends")
+	}
+	enqueue(t, d, firing("Second"))
+	close(release)
+	msgs := fake.WaitMessagesIn(t, chatA, 2, waitLimit)
+	if !strings.Contains(msgs[0].ParsedText, "First") || !strings.Contains(msgs[1].ParsedText, "Second") {
+		t.Errorf("chat A got %q, %q; want First, then Second", msgs[0].ParsedText, msgs[1].ParsedText)
 	}
 }

@@ -15,8 +15,8 @@ import (
 // a LIMIT $n for the value bound, so it prepares the statement again
 // whenever $n is bound anew, which made parsing most of PendingChats' cost.
 const (
-	insertNotificationSQL = `INSERT INTO notifications (source, route, group_key, payload, received_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`
+	insertNotificationSQL = `INSERT INTO notifications (source, route, group_key, payload, received_at, routed_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`
 	// claimDedupeKeySQL: see claimDedupeKey.
 	claimDedupeKeySQL = `INSERT INTO notification_dedupe (dedupe_key, received_at) VALUES ($1, $2)
 		ON CONFLICT (dedupe_key) DO UPDATE SET received_at = excluded.received_at

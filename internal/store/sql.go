@@ -132,7 +132,8 @@ func (s *sqlStore) commitBatch(batch []*addRequest) {
 // (Alertmanager HA peers send each notification to every replica) must lock
 // them in the same order or deadlock. The sort is stable, so copies of one
 // key are decided in the batch's order. Then it inserts the accepted
-// notifications in the batch's order, which their ids follow.
+// notifications in the batch's order, which their ids follow, each routed
+// one with its deliveries.
 func (s *sqlStore) addBatch(ctx context.Context, batch []*addRequest) (ids []int64, stmtFailed bool, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -152,12 +153,22 @@ func (s *sqlStore) addBatch(ctx context.Context, batch []*addRequest) (ids []int
 		}
 	}
 	insert := tx.StmtContext(ctx, s.stmts.insertNotification)
+	var deliver *sql.Stmt // bound on the first routed notification
 	ids = make([]int64, len(batch))
 	for i, r := range batch {
 		if dup[i] {
 			continue
 		}
 		if ids[i], err = s.insertNotification(ctx, insert, r.n); err != nil {
+			return nil, true, err
+		}
+		if !r.n.Routed {
+			continue
+		}
+		if deliver == nil {
+			deliver = tx.StmtContext(ctx, s.stmts.insertDelivery)
+		}
+		if err := s.insertDeliveries(ctx, deliver, ids[i], r.n.ReceivedAt, r.n.Targets); err != nil {
 			return nil, true, err
 		}
 	}
@@ -204,7 +215,11 @@ func (s *sqlStore) claimDedupeKey(ctx context.Context, claim *sql.Stmt, n Notifi
 
 func (s *sqlStore) insertNotification(ctx context.Context, insert *sql.Stmt, n Notification) (int64, error) {
 	var id int64
-	err := insert.QueryRowContext(ctx, n.Source, n.Route, n.GroupKey, n.Payload, s.d.ts(n.ReceivedAt)).Scan(&id)
+	var routedAt any // NULL: unrouted
+	if n.Routed {
+		routedAt = s.d.ts(n.ReceivedAt)
+	}
+	err := insert.QueryRowContext(ctx, n.Source, n.Route, n.GroupKey, n.Payload, s.d.ts(n.ReceivedAt), routedAt).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: add notification: %w", err)
 	}

@@ -38,6 +38,14 @@ type Notification struct {
 	// are kept until PruneDedupe. Neither field is read back.
 	DedupeKey    string
 	DedupeWindow time.Duration
+	// Routed tells that Targets are the notification's chats, decided by
+	// the caller at intake: it is stored routed, with one pending delivery
+	// per distinct target (due at ReceivedAt) in the same transaction, so a
+	// notification costs one commit instead of two. Otherwise it is stored
+	// unrouted, for UnroutedNotifications and RouteNotifications. Neither
+	// field is read back.
+	Routed  bool
+	Targets []Target
 }
 
 // Target is one chat (and optional forum topic) a notification goes to.

@@ -34,6 +34,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		{"RouteTwice", testRouteTwice},
 		{"RouteConcurrently", testRouteConcurrently},
 		{"RouteUnknown", testRouteUnknown},
+		{"AddRouted", testAddRouted},
 		{"Claim", testClaim},
 		{"ClaimOrderAndLimit", testClaimOrderAndLimit},
 		{"LeaseExpiry", testLeaseExpiry},
@@ -213,6 +214,47 @@ func testRoute(t *testing.T, s Store) {
 		t.Fatalf("RouteNotification without targets: %v", err)
 	}
 	wantCounts(t, s, 2, 0, 0, 0)
+}
+
+// testAddRouted: a notification added with its targets is stored routed,
+// its deliveries due at its acceptance, in the same commit; a duplicate
+// adds no deliveries.
+func testAddRouted(t *testing.T, s Store) {
+	n := Notification{Source: "alertmanager", Route: "oncall", GroupKey: "g", Payload: []byte("p"), ReceivedAt: t0,
+		DedupeKey: "k", DedupeWindow: time.Minute,
+		Routed: true, Targets: []Target{{ChatID: -100}, {ChatID: 7, ThreadID: 3}, {ChatID: -100}}}
+	id := add(t, s, n)
+	if un, _ := s.UnroutedNotifications(t.Context(), 10); len(un) != 0 {
+		t.Errorf("a routed notification is listed unrouted: %+v", un)
+	}
+	wantCounts(t, s, 2, 0, 0, 0)
+	if ds := claim(t, s, "a", t0.Add(-time.Microsecond), t0.Add(time.Minute), 10); len(ds) != 0 {
+		t.Errorf("deliveries due before the notification's acceptance: %v", ids(ds))
+	}
+	ds := claim(t, s, "a", t0, t0.Add(time.Minute), 10)
+	var got []Target
+	for _, d := range ds {
+		got = append(got, d.Target)
+		if d.NotificationID != id || !d.AcceptedAt.Equal(utc(t0)) {
+			t.Errorf("delivery %+v: want notification %d accepted at %v", d, id, utc(t0))
+		}
+	}
+	if want := []Target{{ChatID: -100}, {ChatID: 7, ThreadID: 3}}; !slices.Equal(got, want) {
+		t.Errorf("targets = %v, want %v (duplicates once, in order)", got, want)
+	}
+	if err := s.RouteNotification(t.Context(), id, []Target{{ChatID: 9}}); err != nil {
+		t.Errorf("RouteNotification of a notification routed at intake = %v, want nil (already routed)", err)
+	}
+
+	n.ReceivedAt = t0.Add(time.Second)
+	if dup, err := s.AddNotification(t.Context(), n); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("copy: AddNotification = %d, %v; want ErrDuplicate", dup, err)
+	}
+	nobody := add(t, s, Notification{Source: "alertmanager", Route: "nobody", ReceivedAt: t0, Routed: true})
+	if un, _ := s.UnroutedNotifications(t.Context(), 10); len(un) != 0 {
+		t.Errorf("notification %d routed to nobody is listed unrouted: %+v", nobody, un)
+	}
+	wantCounts(t, s, 2, 0, 0, 0) // the copy and the notification to nobody added none
 }
 
 func testRouteTwice(t *testing.T, s Store) {
