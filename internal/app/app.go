@@ -70,11 +70,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 			a.store.Close()
 		}
 	}()
-	a.bot = bot.New(a.client, a.store, bot.Options{}, logger, reg)
+	// One pacer for everything sent to chats: alert messages, edits and
+	// the bot's answers share Telegram's per-chat limits.
+	pacer := ratelimit.New(pacingLimits(cfg.Delivery), ratelimit.RealClock())
+	a.bot = bot.New(a.client, a.store, bot.Options{Pacer: pacer}, logger, reg)
 	if a.silencers, err = newSilencers(cfg, logger); err != nil {
 		return nil, err
 	}
-	pacer := ratelimit.New(pacingLimits(cfg.Delivery), ratelimit.RealClock())
 	a.actions = bot.NewActions(a.client, a.store, bot.ActionsConfig{
 		Routes: routeActions(cfg), Silencer: a.silencers.For, CallbackTTL: cfg.Actions.CallbackTTL, Pacer: pacer,
 		StaticRoutes: staticRoutes(cfg),

@@ -83,10 +83,8 @@ type ActionsConfig struct {
 	// StaticRoutes are the routes that deliver to a chat from the config
 	// file (besides its subscriptions), for /alerts and /silences.
 	StaticRoutes map[int64][]string
-	Pacer        interface {
-		Wait(ctx context.Context, chatID int64) error
-	}
-	Now func() time.Time
+	Pacer        Pacer
+	Now          func() time.Time
 }
 
 // Actions handles inline buttons: it makes their keyboards, answers their

@@ -17,6 +17,7 @@ import (
 	"github.com/patrickmn/go-cache"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/alertgram/alertgram/internal/render"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
 )
@@ -72,7 +73,16 @@ type Options struct {
 	// StartWindow before further ones are ignored (default 5 per minute).
 	StartLimit  int
 	StartWindow time.Duration
-	Now         func() time.Time
+	// Pacer is the dispatcher's: the bot's answers count against the same
+	// per-chat limits as alert messages, so that a command typed during a
+	// storm draws no 429. nil: no pacing (tests).
+	Pacer Pacer
+	Now   func() time.Time
+}
+
+// Pacer waits for a send slot in a chat (internal/ratelimit.Limiter).
+type Pacer interface {
+	Wait(ctx context.Context, chatID int64) error
 }
 
 // Bot handles updates. It is safe for concurrent use.
@@ -278,13 +288,32 @@ func thread(m *telegram.Message) int64 {
 // reply answers in the same chat and topic as plain text: no parse mode, so
 // nothing a user typed can break it.
 func (b *Bot) reply(ctx context.Context, m *telegram.Message, text string) {
-	_, err := b.api.SendMessage(ctx, telegram.SendMessageParams{
-		ChatID: m.Chat.ID, MessageThreadID: thread(m), Text: text,
+	sendReply(ctx, b.api, b.opts.Pacer, b.log, m, text, nil)
+}
+
+// maxReplyRunes keeps the bot's answers under Telegram's 4096 limit.
+const maxReplyRunes = 4000
+
+// sendReply answers m in its chat and topic with text (cut to fit) and kb,
+// once pacer grants the chat a slot; ok is false if it was not sent.
+func sendReply(ctx context.Context, api interface {
+	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
+}, pacer Pacer, log *slog.Logger, m *telegram.Message, text string, kb *telegram.InlineKeyboardMarkup,
+) (sent telegram.Message, ok bool) {
+	if pacer != nil {
+		if err := pacer.Wait(ctx, m.Chat.ID); err != nil {
+			return sent, false
+		}
+	}
+	sent, err := api.SendMessage(ctx, telegram.SendMessageParams{
+		ChatID: m.Chat.ID, MessageThreadID: thread(m), Text: render.TruncateRunes(maxReplyRunes, text), ReplyMarkup: kb,
 		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true},
 	})
 	if err != nil {
-		b.log.Warn("reply failed", "chat_id", m.Chat.ID, "err", err)
+		log.Warn("reply failed", "chat_id", m.Chat.ID, "err", err)
+		return sent, false
 	}
+	return sent, true
 }
 
 func userName(u *telegram.User) string {

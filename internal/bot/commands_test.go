@@ -3,7 +3,9 @@ package bot_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -626,4 +628,47 @@ func TestStartRetryIsNotThrottled(t *testing.T) {
 	}
 	checkReply(t, h, privateChat, 0, 0, []string{"✅ Subscribed"}, nil)
 	checkSubs(t, h, privateChat, []sub{{route: "oncall"}})
+}
+
+// recordingPacer is a bot.Pacer that records the chats it is asked for and
+// refuses every slot when refuse is set.
+type recordingPacer struct {
+	mu     sync.Mutex
+	chats  []int64
+	refuse bool
+}
+
+func (p *recordingPacer) Wait(_ context.Context, chatID int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.chats = append(p.chats, chatID)
+	if p.refuse {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestRepliesArePaced: the bot's answers wait for the chat's slot in the
+// dispatcher's pacer, like alert messages, so a command typed during a
+// storm cannot push the chat over Telegram's limit; a reply whose slot
+// never comes (shutdown) is not sent.
+func TestRepliesArePaced(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refuse=%v", refuse), func(t *testing.T) {
+			pacer := &recordingPacer{refuse: refuse}
+			h := newHarness(t, harnessOpts{opts: bot.Options{Pacer: pacer}})
+			u := h.handle(t, groupMsg("/help@"+botName))
+			if !slices.Equal(pacer.chats, []int64{groupChat}) {
+				t.Errorf("pacer asked for chats %v, want [%d]", pacer.chats, groupChat)
+			}
+			if refuse {
+				checkNoMessages(t, h)
+			} else {
+				checkReply(t, h, groupChat, 0, 0, []string{"/start TOKEN"}, nil)
+			}
+			if !h.handled(t, u.UpdateID) {
+				t.Errorf("update %d not recorded as handled", u.UpdateID)
+			}
+		})
+	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/alertgram/alertgram/internal/alert"
 	"github.com/alertgram/alertgram/internal/alertmanager"
-	"github.com/alertgram/alertgram/internal/render"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
 )
@@ -215,18 +214,7 @@ func (a *Actions) sendSilences(ctx context.Context, m *telegram.Message, route s
 
 // send replies in plain text (nothing a label holds can break it).
 func (a *Actions) send(ctx context.Context, m *telegram.Message, text string, kb *telegram.InlineKeyboardMarkup) (telegram.Message, bool) {
-	if !a.pace(ctx, m.Chat.ID) {
-		return telegram.Message{}, false
-	}
-	sent, err := a.api.SendMessage(ctx, telegram.SendMessageParams{
-		ChatID: m.Chat.ID, MessageThreadID: thread(m), Text: render.TruncateRunes(4000, text), ReplyMarkup: kb,
-		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true},
-	})
-	if err != nil {
-		a.log.Warn("reply failed", "chat_id", m.Chat.ID, "err", err)
-		return sent, false
-	}
-	return sent, true
+	return sendReply(ctx, a.api, a.cfg.Pacer, a.log, m, text, kb)
 }
 
 // unsilenceListed expires a silence from a /silences listing and removes
