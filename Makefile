@@ -6,8 +6,10 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: build test lint fuzz bench load clean
 
+# nomsgpack: gin without its MessagePack codec, which alertgram never uses
+# (1.5 MiB less resident memory). internal/testutil.BuildRelease matches.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/alertgram ./cmd/alertgram
+	CGO_ENABLED=0 $(GO) build -trimpath -tags nomsgpack -ldflags "$(LDFLAGS)" -o bin/alertgram ./cmd/alertgram
 
 # Everything CI checks: formatting, vet, and every test with the race
 # detector (end-to-end tests start a real Alertmanager and PostgreSQL).

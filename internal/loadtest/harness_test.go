@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	if !*load {
 		os.Exit(m.Run()) // everything skips
 	}
-	path, cleanup, err := testutil.BuildAlertgram("-trimpath")
+	path, cleanup, err := testutil.BuildRelease()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
