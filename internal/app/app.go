@@ -83,7 +83,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 	}, logger, reg)
 	a.bot.UseActions(a.actions)
 	a.dispatcher = dispatch.New(dispatch.Config{
-		Owner: cfg.InstanceID, Routes: routeSpecs(cfg), DedupeWindow: cfg.Delivery.DedupeWindow, Buttons: a.actions,
+		Owner: cfg.InstanceID, Routes: routeSpecs(cfg), DedupeWindow: cfg.Delivery.DedupeWindow,
+		Retention: cfg.Delivery.Retention, Buttons: a.actions,
 		Pacer: pacer,
 	},
 		a.store, recipients(cfg, a.store, logger), renderer, a.client, a.chatEvents(), logger, reg)

@@ -39,7 +39,13 @@ type Store interface {
 	UpdateHandled(ctx context.Context, updateID int64) (bool, error)
 	MarkUpdateHandled(ctx context.Context, updateID int64, at time.Time) error
 	PruneHandledUpdates(ctx context.Context, before time.Time) (int, error)
+	PruneLinkTokens(ctx context.Context, before time.Time) (int, error)
 }
+
+// LinkTokenRetention is how long a link token is kept after it expired, so
+// that opening an old link is answered "expired" or "already used" rather
+// than "unknown" for a while; then it is deleted.
+const LinkTokenRetention = 30 * 24 * time.Hour
 
 // HandledUpdateRetention is how long the id of a handled update is kept to
 // recognise a redelivery. Telegram keeps an unconfirmed update for at most
@@ -185,7 +191,8 @@ func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) error {
 }
 
 // pruneHandled deletes the ids handled more than HandledUpdateRetention
-// ago, at most once per pruneEvery; call with b.handling held. It runs
+// ago and the link tokens expired more than LinkTokenRetention ago, at most
+// once per pruneEvery; call with b.handling held. It runs
 // before the lookup, so the first update after a quiet week is looked up
 // among the last 49 hours' ids only. A failure is logged and retried at the
 // next prune: the update at hand does not depend on it.
@@ -202,6 +209,13 @@ func (b *Bot) pruneHandled(ctx context.Context) {
 	}
 	if n > 0 {
 		b.log.Debug("pruned handled update ids", "deleted", n)
+	}
+	if n, err = b.store.PruneLinkTokens(ctx, now.Add(-LinkTokenRetention)); err != nil {
+		b.log.Warn("pruning expired link tokens failed; will retry", "err", err, "in", pruneEvery)
+		return
+	}
+	if n > 0 {
+		b.log.Debug("pruned expired link tokens", "deleted", n)
 	}
 }
 

@@ -609,3 +609,17 @@ func TestMarkFailureRetriesTheUpdate(t *testing.T) {
 		t.Errorf("%d replies, want 2 (the failed delivery's, then the redelivery's)", n)
 	}
 }
+
+// Expired link tokens are kept LinkTokenRetention, so that an old link is
+// answered "expired", then pruned with the handled ids: the link is then
+// unknown.
+func TestExpiredLinkTokensArePruned(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	l := h.link(t, bot.LinkRequest{Route: "oncall", TTL: time.Hour})
+	h.clk.Set(l.ExpiresAt.Add(bot.LinkTokenRetention)) // the first update prunes: not yet
+	h.handle(t, privateMsg("/start "+l.Token))
+	checkReply(t, h, privateChat, 0, 0, []string{"expired"}, nil)
+	h.clk.Set(l.ExpiresAt.Add(bot.LinkTokenRetention + time.Hour)) // an hour later: prunes it
+	h.handle(t, privateMsg("/start "+l.Token))
+	checkReply(t, h, privateChat, 0, 1, []string{"I don't know this subscription link"}, nil)
+}

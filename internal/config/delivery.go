@@ -22,6 +22,11 @@ type Delivery struct {
 	// set, e.g. from Alertmanager HA peers) within it are accepted but sent
 	// once; default 5m, 0 turns deduplication off.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
+	// Retention is how long a notification whose deliveries are all over
+	// (delivered, failed, superseded) stays in the store, for inspection;
+	// then it is deleted. Pending work is never deleted. Default 7 days; 0
+	// keeps everything.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Rate is "COUNT/DURATION", e.g. "20/1m"; "0" turns a limit off.
@@ -37,11 +42,12 @@ var (
 	DefaultGlobal       = Rate{Count: 30, Per: time.Second}
 	DefaultMargin       = 50 * time.Millisecond
 	DefaultDedupeWindow = 5 * time.Minute
+	DefaultRetention    = 7 * 24 * time.Hour
 )
 
 func defaultDelivery() Delivery {
 	return Delivery{PerChat: DefaultPerChat, PerGroup: DefaultPerGroup, Global: DefaultGlobal,
-		Margin: DefaultMargin, DedupeWindow: DefaultDedupeWindow}
+		Margin: DefaultMargin, DedupeWindow: DefaultDedupeWindow, Retention: DefaultRetention}
 }
 
 // ParseRate parses "COUNT/DURATION" ("1/1s", "20/1m") or "0" (no limit).

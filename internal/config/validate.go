@@ -217,6 +217,9 @@ func (p *problems) delivery(d Delivery) {
 	if d.DedupeWindow < 0 || d.DedupeWindow > 24*time.Hour {
 		p.addf("delivery.dedupe_window", "%v is outside 0s..24h", d.DedupeWindow)
 	}
+	if d.Retention != 0 && d.Retention < time.Hour {
+		p.addf("delivery.retention", "%v is below 1h (0 keeps everything)", d.Retention)
+	}
 }
 
 func (p *problems) routeName(key, name string) {

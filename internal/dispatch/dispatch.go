@@ -109,6 +109,7 @@ type Config struct {
 	// Default NoPacing; the app passes a ratelimit.Limiter.
 	Pacer        Pacer
 	DedupeWindow time.Duration // 0: no deduplication of identical notifications
+	Retention    time.Duration // how long finished notifications are kept; 0: for ever
 	Buttons      Buttons       // nil: messages carry no keyboard
 	MaxWorkers   int           // chats sent to concurrently; default 1000
 	ChatBatch    int           // deliveries one chat worker holds; default 200 (a digest carries far fewer)
@@ -304,6 +305,15 @@ func (d *Dispatcher) maintain(ctx context.Context) {
 	}
 	if _, err := d.outbox.PruneMessageRefs(ctx, now.Add(-messageRefRetention)); err != nil {
 		d.logStoreErr(ctx, "pruning message references", err)
+	}
+	if d.cfg.Retention > 0 {
+		n, err := d.outbox.PruneNotifications(ctx, now.Add(-d.cfg.Retention))
+		if err != nil {
+			d.logStoreErr(ctx, "pruning finished notifications", err)
+		}
+		if n > 0 {
+			d.log.Debug("pruned finished notifications", "notifications", n, "retention", d.cfg.Retention)
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -77,4 +77,10 @@ type Lifecycle interface {
 	// DedupeWindow in use, since a key pruned too early lets a duplicate
 	// through.
 	PruneDedupe(ctx context.Context, before time.Time) (int, error)
+	// PruneNotifications deletes the notifications received before before
+	// (to the microsecond) that were routed and have no pending delivery,
+	// with their deliveries, and returns how many it deleted. Unrouted and
+	// pending work is never deleted. It deletes in small transactions, so
+	// intake never waits long for the write lock.
+	PruneNotifications(ctx context.Context, before time.Time) (int, error)
 }

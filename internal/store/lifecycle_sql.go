@@ -164,3 +164,29 @@ func (s *sqlStore) PruneDedupe(ctx context.Context, before time.Time) (int, erro
 	}
 	return n, nil
 }
+
+// pruneNotificationsSQL deletes one batch of PruneNotifications; deliveries
+// go with their notification (ON DELETE CASCADE). Arguments: before, limit.
+const pruneNotificationsSQL = `DELETE FROM notifications WHERE id IN (
+	SELECT n.id FROM notifications n
+	WHERE n.received_at < $1 AND n.routed_at IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending')
+	ORDER BY n.id LIMIT CAST($2 AS INTEGER))`
+
+// pruneBatch bounds the notifications one PruneNotifications transaction
+// deletes.
+const pruneBatch = 500
+
+func (s *sqlStore) PruneNotifications(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := execCount(ctx, s.write, pruneNotificationsSQL, s.d.ts(before), pruneBatch)
+		total += n
+		if err != nil {
+			return total, wrapErr("prune notifications", err)
+		}
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}

@@ -24,6 +24,8 @@ func lifecycleTests() []conformanceTest {
 		{"MessageRefs", testMessageRefs},
 		{"MessageRefDefaultsAndErrors", testMessageRefDefaultsAndErrors},
 		{"PruneMessageRefs", testPruneMessageRefs},
+		{"PruneNotifications", testPruneNotifications},
+		{"PruneNotificationsInBatches", testPruneNotificationsInBatches},
 	}
 }
 
@@ -508,5 +510,70 @@ func testUpgradeToLifecycle(t *testing.T, db *sql.DB, d dialect, open func() Sto
 	}
 	if slices.Contains(indexes, "deliveries_pending_chat") {
 		t.Errorf("indexes of deliveries = %v, want no deliveries_pending_chat", indexes)
+	}
+}
+
+// testPruneNotifications: only old notifications whose work is over go:
+// delivered, failed or routed to nobody; pending and unrouted ones stay
+// whatever their age, and so does anything received at the cut or later.
+func testPruneNotifications(t *testing.T, s Store) {
+	ctx := t.Context()
+	end := func(id int64, failed bool) { // ends notification id's deliveries
+		t.Helper()
+		for _, d := range claim(t, s, "a", t0.Add(time.Hour), t0.Add(2*time.Hour), 100) {
+			var err error
+			switch {
+			case d.NotificationID != id:
+			case failed:
+				err = s.FailDelivery(ctx, d.ID, "Bad Request: chat not found")
+			default:
+				err = s.MarkDelivered(ctx, d.ID, 42, t0)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.ReleaseClaims(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delivered := addRouted(t, s, t0, 1)
+	end(delivered, false)
+	failed := addRouted(t, s, t0, 2)
+	end(failed, true)
+	nobody := addRouted(t, s, t0)
+	halfDone := addRouted(t, s, t0, 1, 3) // chat 3 still pending
+	ds := claimChat(t, s, "a", 1, t0.Add(time.Hour), t0.Add(2*time.Hour), 10)
+	if err := s.MarkDelivered(ctx, ds[0].ID, 43, t0); err != nil {
+		t.Fatal(err)
+	}
+	unrouted := add(t, s, Notification{Source: "alertmanager", Route: "oncall", ReceivedAt: t0})
+	atCut := addRouted(t, s, t0.Add(time.Hour), 4)
+	end(atCut, false)
+
+	if n, err := s.PruneNotifications(ctx, t0.Add(time.Hour)); err != nil || n != 3 {
+		t.Fatalf("PruneNotifications = %d, %v; want 3 (delivered %d, failed %d, to nobody %d)", n, err, delivered, failed, nobody)
+	}
+	wantCounts(t, s, 1, 2, 0, 1) // halfDone's two deliveries, atCut's, unrouted
+	if un, _ := s.UnroutedNotifications(ctx, 10); len(un) != 1 || un[0].ID != unrouted {
+		t.Errorf("unrouted after prune = %+v, want notification %d", un, unrouted)
+	}
+	if left := claim(t, s, "b", t0.Add(time.Hour), t0.Add(2*time.Hour), 10); len(left) != 1 || left[0].NotificationID != halfDone {
+		t.Errorf("pending after prune = %v, want notification %d's", ids(left), halfDone)
+	}
+	if n, err := s.PruneNotifications(ctx, t0.Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("second PruneNotifications = %d, %v; want 0", n, err)
+	}
+}
+
+// testPruneNotificationsInBatches: more than one batch of old notifications
+// all go in one call.
+func testPruneNotificationsInBatches(t *testing.T, s Store) {
+	const total = pruneBatch*2 + 7
+	for range total {
+		add(t, s, Notification{Source: "alertmanager", Route: "oncall", ReceivedAt: t0, Routed: true})
+	}
+	if n, err := s.PruneNotifications(t.Context(), t0.Add(time.Second)); err != nil || n != total {
+		t.Fatalf("PruneNotifications = %d, %v; want %d", n, err, total)
 	}
 }

@@ -80,6 +80,9 @@ type Subscriptions interface {
 	// PruneHandledUpdates deletes the records of updates handled before
 	// before (to the microsecond) and returns how many it deleted.
 	PruneHandledUpdates(ctx context.Context, before time.Time) (int, error)
+	// PruneLinkTokens deletes the link tokens that expired before before
+	// (to the microsecond), used or not, and returns how many it deleted.
+	PruneLinkTokens(ctx context.Context, before time.Time) (int, error)
 	// CountSubscriptions returns the number of active subscriptions per route.
 	CountSubscriptions(ctx context.Context) (map[string]int, error)
 }

@@ -314,6 +314,14 @@ func (s *sqlStore) PruneHandledUpdates(ctx context.Context, before time.Time) (i
 	return n, nil
 }
 
+func (s *sqlStore) PruneLinkTokens(ctx context.Context, before time.Time) (int, error) {
+	n, err := execCount(ctx, s.write, `DELETE FROM link_tokens WHERE expires_at < $1`, s.d.ts(before))
+	if err != nil {
+		return 0, wrapErr("prune link tokens", err)
+	}
+	return n, nil
+}
+
 // CountSubscriptions has no key for a route without active subscriptions.
 func (s *sqlStore) CountSubscriptions(ctx context.Context) (map[string]int, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT route, COUNT(*) FROM subscriptions

@@ -26,6 +26,7 @@ func subscriptionTests() []conformanceTest {
 		{"MarkUpdateHandledTwice", testMarkUpdateHandledTwice},
 		{"MarkUpdateHandledConcurrently", testMarkUpdateHandledConcurrently},
 		{"PruneHandledUpdates", testPruneHandledUpdates},
+		{"PruneLinkTokens", testPruneLinkTokens},
 		{"CountSubscriptions", testCountSubscriptions},
 		{"RedeemConcurrently", func(t *testing.T, s Store) { testRedeemRace(t, s) }},
 		{"RedeemSameTargetConcurrently", testRedeemSameTargetConcurrently},
@@ -640,5 +641,32 @@ func testUpgradeCarriesOverUpdateCursor(t *testing.T, db *sql.DB, d dialect, ope
 	var n int
 	if err := db.QueryRowContext(t.Context(), countBotState).Scan(&n); err != nil || n != 0 {
 		t.Errorf("bot_state tables after the upgrade = %d, %v; want 0", n, err)
+	}
+}
+
+// testPruneLinkTokens: tokens that expired before the cut go, used or not;
+// the subscriptions made with them stay; a pruned token is unknown.
+func testPruneLinkTokens(t *testing.T, s Store) {
+	prune := func(before time.Time, want int) {
+		t.Helper()
+		if got, err := s.PruneLinkTokens(t.Context(), before); err != nil || got != want {
+			t.Fatalf("PruneLinkTokens(%v) = %d, %v; want %d", before, got, err, want)
+		}
+	}
+	used := createToken(t, s, LinkToken{ExpiresAt: t0.Add(time.Hour)})
+	redeem(t, s, used.Token, Subscription{ChatID: -100})
+	unused := createToken(t, s, LinkToken{ExpiresAt: t0.Add(time.Hour)})
+	later := createToken(t, s, LinkToken{ExpiresAt: t0.Add(2 * time.Hour)})
+
+	prune(t0.Add(time.Hour), 0) // expiring at the cut: kept
+	prune(t0.Add(time.Hour+time.Microsecond), 2)
+	for _, tok := range []string{used.Token, unused.Token} {
+		if _, err := s.RedeemLinkToken(t.Context(), tok, redeemAt, Subscription{ChatID: 7}); !errors.Is(err, ErrTokenUnknown) {
+			t.Errorf("redeeming pruned token: %v, want ErrTokenUnknown", err)
+		}
+	}
+	redeem(t, s, later.Token, Subscription{ChatID: 8})
+	if subs, err := s.ChatSubscriptions(t.Context(), -100); err != nil || len(subs) != 1 {
+		t.Errorf("subscription made with a pruned token: %+v, %v; want it kept", subs, err)
 	}
 }
