@@ -166,10 +166,17 @@ func (s *sqlStore) PruneDedupe(ctx context.Context, before time.Time) (int, erro
 }
 
 // pruneNotificationsSQL deletes one batch of PruneNotifications; deliveries
-// go with their notification (ON DELETE CASCADE). Arguments: before, limit.
+// go with their notification (ON DELETE CASCADE). Ids follow acceptance, so
+// the walk in id order stops at the first notification received at the cut
+// or later instead of reading the whole table (there is no index on
+// received_at, which every insert would pay for); a notification committed
+// a moment out of order is left for the next prune. Arguments: before,
+// limit.
 const pruneNotificationsSQL = `DELETE FROM notifications WHERE id IN (
 	SELECT n.id FROM notifications n
-	WHERE n.received_at < $1 AND n.routed_at IS NOT NULL
+	WHERE n.id < COALESCE((SELECT m.id FROM notifications m WHERE m.received_at >= $1 ORDER BY m.id LIMIT 1),
+			9223372036854775807)
+		AND n.received_at < $1 AND n.routed_at IS NOT NULL
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending')
 	ORDER BY n.id LIMIT CAST($2 AS INTEGER))`
 
