@@ -18,10 +18,45 @@ import (
 // shadows Data.Alerts so that times can be checked with their JSON path.
 type amWebhook struct {
 	amtemplate.Data
-	Alerts          []amAlert `json:"alerts"`
-	Version         string    `json:"version"`
-	GroupKey        string    `json:"groupKey"`
-	TruncatedAlerts uint64    `json:"truncatedAlerts"`
+	webhookExtras
+	Alerts []amAlert `json:"alerts"`
+}
+
+// webhookExtras are the fields Alertmanager's webhook notifier adds to the
+// template data; Grafana's unified payload, a copy of this format, has
+// them too.
+type webhookExtras struct {
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+// group builds the alert group that d and x describe, without its alerts
+// (n of them, which the status check needs); the caller converts those.
+func (x webhookExtras) group(source alert.Source, route string, d *amtemplate.Data, n int) (*alert.Group, error) {
+	status, err := groupStatus(d.Status, n)
+	if err != nil {
+		return nil, err
+	}
+	g := &alert.Group{
+		Source:             source,
+		Route:              route,
+		Version:            x.Version,
+		GroupKey:           x.GroupKey,
+		TruncatedAlerts:    x.TruncatedAlerts,
+		Receiver:           d.Receiver,
+		Status:             status,
+		GroupLabels:        d.GroupLabels,
+		CommonLabels:       d.CommonLabels,
+		CommonAnnotations:  d.CommonAnnotations,
+		ExternalURL:        d.ExternalURL,
+		NotificationReason: d.NotificationReason,
+	}
+	if g.GroupKey == "" {
+		// Alertmanager always sends one; other senders of this format may not.
+		g.GroupKey = fallbackGroupKey(d.Receiver, d.GroupLabels)
+	}
+	return g, nil
 }
 
 type amAlert struct {
@@ -43,23 +78,9 @@ func decodeAlertmanager(body []byte, route string) (*alert.Group, error) {
 		}
 		return nil, fmt.Errorf("version: got %q, expected \"4\"", w.Version)
 	}
-	status, err := groupStatus(w.Status, len(w.Alerts))
+	g, err := w.group(alert.SourceAlertmanager, route, &w.Data, len(w.Alerts))
 	if err != nil {
 		return nil, err
-	}
-	g := &alert.Group{
-		Source:             alert.SourceAlertmanager,
-		Route:              route,
-		Version:            w.Version,
-		GroupKey:           w.GroupKey,
-		TruncatedAlerts:    w.TruncatedAlerts,
-		Receiver:           w.Receiver,
-		Status:             status,
-		GroupLabels:        w.GroupLabels,
-		CommonLabels:       w.CommonLabels,
-		CommonAnnotations:  w.CommonAnnotations,
-		ExternalURL:        w.ExternalURL,
-		NotificationReason: w.NotificationReason,
 	}
 	for i, a := range w.Alerts {
 		al, err := convertAMAlert(a)
@@ -67,10 +88,6 @@ func decodeAlertmanager(body []byte, route string) (*alert.Group, error) {
 			return nil, fmt.Errorf("alerts[%d].%w", i, err)
 		}
 		g.Alerts = append(g.Alerts, al)
-	}
-	if g.GroupKey == "" {
-		// Alertmanager always sends one; other senders of this format may not.
-		g.GroupKey = fallbackGroupKey(w.Receiver, w.GroupLabels)
 	}
 	return g, nil
 }

@@ -8,26 +8,22 @@ import (
 	"strings"
 	"time"
 
+	amtemplate "github.com/prometheus/alertmanager/template"
+
 	"github.com/alertgram/alertgram/internal/alert"
 )
 
 // grafanaWebhook is the body of Grafana's webhook contact point in unified
 // alerting, payload version "1" (PROTOCOLS.md §3.1). title, state and
 // message are not read: they are Grafana's own rendering (deprecated) and
-// alertgram renders from the structured fields. Alerts stay raw so that
+// alertgram renders from the structured fields. The group's fields are
+// Alertmanager's template data, as in amWebhook. Alerts stay raw so that
 // each is decoded on its own and an error can name its index.
 type grafanaWebhook struct {
-	Receiver          string            `json:"receiver"`
-	Status            string            `json:"status"`
-	OrgID             int64             `json:"orgId"`
-	Alerts            []json.RawMessage `json:"alerts"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   uint64            `json:"truncatedAlerts"`
+	amtemplate.Data
+	webhookExtras
+	OrgID  int64             `json:"orgId"`
+	Alerts []json.RawMessage `json:"alerts"`
 }
 
 // grafanaAlert is one alert of a unified payload (PROTOCOLS.md §3.2).
@@ -89,33 +85,17 @@ func decodeGrafanaUnified(body []byte, route string) (*alert.Group, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, jsonError(err)
 	}
-	status, err := groupStatus(w.Status, len(w.Alerts))
+	g, err := w.group(alert.SourceGrafana, route, &w.Data, len(w.Alerts))
 	if err != nil {
 		return nil, err
 	}
-	g := &alert.Group{
-		Source:            alert.SourceGrafana,
-		Route:             route,
-		Version:           w.Version,
-		GroupKey:          w.GroupKey,
-		TruncatedAlerts:   w.TruncatedAlerts,
-		Receiver:          w.Receiver,
-		Status:            status,
-		GroupLabels:       w.GroupLabels,
-		CommonLabels:      w.CommonLabels,
-		CommonAnnotations: w.CommonAnnotations,
-		ExternalURL:       w.ExternalURL,
-		OrgID:             w.OrgID,
-	}
+	g.OrgID = w.OrgID
 	for i, raw := range w.Alerts {
 		a, err := convertGrafanaAlert(raw)
 		if err != nil {
 			return nil, fmt.Errorf("alerts[%d]%w", i, err)
 		}
 		g.Alerts = append(g.Alerts, a)
-	}
-	if g.GroupKey == "" {
-		g.GroupKey = fallbackGroupKey(w.Receiver, w.GroupLabels)
 	}
 	return g, nil
 }
