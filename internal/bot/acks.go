@@ -18,24 +18,44 @@ import (
 // which alerts still fire.
 
 // RefreshAcks runs one pass over the acked messages: an ack whose alerts
-// no longer fire is expired and its message says so; one whose alerts fire
-// is extended once less than half its duration is left.
+// no longer fire is expired and its messages say so; one whose alerts fire
+// is extended once less than half its duration is left. Messages that
+// share an ack (one group in several chats, see mirror) are one ack.
 func (a *Actions) RefreshAcks(ctx context.Context) {
 	acked, err := a.store.ActionMessagesInState(ctx, store.ActionStateAcked)
 	if err != nil {
 		a.log.Warn("listing acks failed; will retry", "err", err)
 		return
 	}
-	for _, m := range acked {
+	for _, ms := range bySilence(acked) {
 		if ctx.Err() != nil {
 			return
 		}
-		a.refreshAck(ctx, m)
+		a.refreshAck(ctx, ms)
 	}
 }
 
-func (a *Actions) refreshAck(ctx context.Context, m store.ActionMessage) {
-	l := a.log.With("chat_id", m.ChatID, "message_id", m.MessageID, "route", m.Route, "silence_id", m.SilenceID)
+// bySilence groups messages by the silence they show, in first-seen order.
+func bySilence(msgs []store.ActionMessage) [][]store.ActionMessage {
+	var out [][]store.ActionMessage
+	at := map[[2]string]int{}
+	for _, m := range msgs {
+		key := [2]string{m.Source, m.SilenceID}
+		i, ok := at[key]
+		if !ok {
+			i = len(out)
+			at[key] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], m)
+	}
+	return out
+}
+
+// refreshAck checks one ack, shown by ms (all with its silence).
+func (a *Actions) refreshAck(ctx context.Context, ms []store.ActionMessage) {
+	m := ms[0]
+	l := a.log.With("route", m.Route, "silence_id", m.SilenceID, "messages", len(ms))
 	sil, ok := a.silencer(m.Source, m.Route)
 	if !ok {
 		return
@@ -46,7 +66,7 @@ func (a *Actions) refreshAck(ctx context.Context, m store.ActionMessage) {
 		return
 	}
 	if !firing {
-		a.endAck(ctx, l, sil, m, "resolved")
+		a.endAck(ctx, l, sil, ms, "resolved")
 		return
 	}
 	ra := a.cfg.Routes[m.Route]
@@ -58,19 +78,22 @@ func (a *Actions) refreshAck(ctx context.Context, m store.ActionMessage) {
 	if errors.Is(err, errSilenceGone) {
 		// Someone expired the ack in Alertmanager: it is over.
 		l.Info("ack silence was expired outside alertgram")
-		a.clearAck(ctx, l, m)
+		for _, m := range ms {
+			a.clearAck(ctx, l, m)
+		}
 		return
 	}
 	if err != nil {
 		l.Warn("extending ack failed; will retry", "err", err)
 		return
 	}
-	st := store.ActionState{State: store.ActionStateAcked, SilenceID: id, Actor: m.Actor, Until: until, At: now}
-	if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
-		l.Error("storing extended ack", "err", err)
-		return
-	}
 	l.Info("audit: ack extended", "new_silence_id", id, "until", until, "matchers", matcherText(m.SilenceLabels))
+	st := store.ActionState{State: store.ActionStateAcked, SilenceID: id, Actor: m.Actor, Until: until, At: now}
+	for _, m := range ms {
+		if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
+			l.Error("storing extended ack", "chat_id", m.ChatID, "message_id", m.MessageID, "err", err)
+		}
+	}
 }
 
 // stillFiring reports whether Alertmanager has an alert (silenced or not)
@@ -113,21 +136,25 @@ func extend(ctx context.Context, sil Silencer, id string, until time.Time) (stri
 	return newID, until, nil
 }
 
-// endAck expires an ack whose alerts resolved and says so in its message.
-func (a *Actions) endAck(ctx context.Context, l *slog.Logger, sil Silencer, m store.ActionMessage, why string) {
+// endAck expires an ack whose alerts resolved and says so in its messages.
+func (a *Actions) endAck(ctx context.Context, l *slog.Logger, sil Silencer, ms []store.ActionMessage, why string) {
+	m := ms[0]
 	err := sil.ExpireSilence(ctx, m.SilenceID)
 	if err != nil && !errors.Is(err, alertmanager.ErrSilenceNotFound) {
 		l.Warn("expiring ack failed; will retry", "err", err)
 		return
 	}
-	now := a.cfg.Now()
-	st := store.ActionState{State: store.ActionStateResolved, Actor: m.Actor, At: now}
-	if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
-		l.Error("storing ended ack", "err", err)
-		return
-	}
 	l.Info("audit: ack expired", "reason", why, "matchers", matcherText(m.SilenceLabels))
-	a.editMessage(ctx, l, m, fmt.Sprintf("✅ Acked by %s — resolved; ack ended at %s", m.Actor, clock(now)), nil)
+	now := a.cfg.Now()
+	for _, m := range ms {
+		st := store.ActionState{State: store.ActionStateResolved, Actor: m.Actor, At: now}
+		if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
+			l.Error("storing ended ack", "chat_id", m.ChatID, "message_id", m.MessageID, "err", err)
+			continue
+		}
+		a.editMessage(ctx, l.With("chat_id", m.ChatID, "message_id", m.MessageID), m,
+			fmt.Sprintf("✅ Acked by %s — resolved; ack ended at %s", m.Actor, clock(now)), nil)
+	}
 }
 
 // clearAck forgets an ack that ended outside alertgram and restores the
@@ -157,18 +184,20 @@ func (a *Actions) GroupResolved(ctx context.Context, route, groupKey string) {
 		a.log.Warn("listing a resolved group's messages failed", "route", route, "err", err)
 		return
 	}
+	expired := map[string]bool{} // acks shared by several messages are expired once
 	for _, m := range msgs {
 		if m.State == store.ActionStateResolved {
 			continue
 		}
 		l := a.log.With("chat_id", m.ChatID, "message_id", m.MessageID, "route", m.Route, "silence_id", m.SilenceID)
-		if m.State == store.ActionStateAcked {
+		if m.State == store.ActionStateAcked && !expired[m.SilenceID] {
 			if sil, ok := a.silencer(m.Source, m.Route); ok {
 				if err := sil.ExpireSilence(ctx, m.SilenceID); err != nil && !errors.Is(err, alertmanager.ErrSilenceNotFound) {
 					l.Warn("expiring ack of a resolved group failed; the ack check will retry", "err", err)
 					continue
 				}
 				l.Info("audit: ack expired", "reason", "resolved notification", "matchers", matcherText(m.SilenceLabels))
+				expired[m.SilenceID] = true
 			}
 		}
 		st := store.ActionState{State: store.ActionStateResolved, SilenceID: m.SilenceID, Actor: m.Actor, Until: m.Until, At: a.cfg.Now()}

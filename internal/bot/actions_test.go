@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -274,5 +275,75 @@ func TestAckExtendedWhileFiringExpiredWhenResolved(t *testing.T) {
 	h.actions.RefreshAcks(t.Context()) // nothing acked any more
 	if n := len(sil.expired); n != 1 {
 		t.Errorf("expired %d times, want once", n)
+	}
+}
+
+// lastEdit returns the text of the last edit of message id in chat.
+func lastEdit(h *buttonsHarness, chat, id int64) (text string, kb *testutil.InlineKeyboardMarkup, ok bool) {
+	for _, e := range h.fake.Edits() {
+		if e.ChatID == chat && e.MessageID == id {
+			text, kb, ok = e.ParsedText, e.ReplyMarkup, true
+		}
+	}
+	return text, kb, ok
+}
+
+// An ack pressed in one chat shows in every chat the group was sent to,
+// with that chat's own buttons, and stays one ack: extended once and
+// expired once for all of them.
+func TestAckShownInEveryChatOfTheGroup(t *testing.T) {
+	sil := &recordingSilencer{firing: []alertmanager.Alert{{Labels: map[string]string{"alertname": "Disk", "instance": "db-1"}}}}
+	h := newButtonsHarness(t, bot.RouteActions{}, sil, time.Minute)
+	g := &alert.Group{Source: alert.SourceAlertmanager, Route: "oncall", GroupKey: "g", Status: alert.StatusFiring,
+		Alerts: []alert.Alert{{Status: alert.StatusFiring, Labels: map[string]string{"alertname": "Disk", "instance": "db-1"}}}}
+	kb, onSent := h.actions.Keyboard("oncall", store.Target{ChatID: privateChat}, g)
+	private, err := h.client.SendMessage(t.Context(), telegram.SendMessageParams{ChatID: privateChat, Text: "Disk on db-1", ReplyMarkup: kb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onSent(t.Context(), private.MessageID, renderPlain("Disk on db-1"), false, "")
+
+	h.press(t, alice, h.msg.MessageID, h.button(t, "Ack"))
+	text, mirrored, ok := lastEdit(h, privateChat, private.MessageID)
+	if !ok || !strings.Contains(text, "Acked by @alice") {
+		t.Fatalf("the private chat's message was not edited to show the ack: %q", text)
+	}
+	var ids []string
+	for _, row := range mirrored.InlineKeyboard {
+		for _, b := range row {
+			ids = append(ids, b.CallbackData)
+			if strings.Contains(b.Text, "Ack") && !strings.Contains(b.Text, "Unack") {
+				t.Errorf("acked message in the other chat still offers %q", b.Text)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("the mirrored message has no buttons")
+	}
+	for _, own := range h.msg.ReplyMarkup.InlineKeyboard[0] {
+		if slices.Contains(ids, own.CallbackData) {
+			t.Errorf("button %q is shared between the two messages", own.CallbackData)
+		}
+	}
+
+	h.clk.Advance(10 * time.Minute)
+	h.actions.RefreshAcks(t.Context())
+	if n := len(sil.created()); n != 2 {
+		t.Fatalf("%d silences after the refresh, want 2 (the ack, extended once for both messages)", n)
+	}
+	sil.mu.Lock()
+	sil.firing = nil
+	sil.mu.Unlock()
+	h.actions.RefreshAcks(t.Context())
+	sil.mu.Lock()
+	expired := slices.Clone(sil.expired)
+	sil.mu.Unlock()
+	if !slices.Equal(expired, []string{"sil-2"}) {
+		t.Fatalf("expired %v, want the extended ack sil-2, once", expired)
+	}
+	for _, m := range []telegram.Message{h.msg, private} {
+		if text, _, _ := lastEdit(h, m.Chat.ID, m.MessageID); !strings.Contains(text, "resolved; ack ended") {
+			t.Errorf("chat %d after the ack ended: %q", m.Chat.ID, text)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/alertgram/alertgram/internal/alertmanager"
@@ -297,6 +298,47 @@ func (a *Actions) record(ctx context.Context, p *press, st store.ActionState, no
 		kb = keyboard(urlRow(p.q.Message))
 	}
 	a.editMessage(ctx, p.log, p.msg, note, kb)
+	a.mirror(ctx, p, st, note)
+}
+
+// mirror shows st on the other messages about the same alerts: the group
+// as sent to the route's other chats and subscribers. They share the
+// silence, so an ack in one chat tells the others that someone is on it,
+// and a press there answers "already silenced" instead of making a second
+// silence; Unsilence works from any of them.
+func (a *Actions) mirror(ctx context.Context, p *press, st store.ActionState, note string) {
+	for _, m := range a.siblings(ctx, p.log, p.msg) {
+		l := p.log.With("mirror_chat_id", m.ChatID, "mirror_message_id", m.MessageID)
+		if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
+			l.Error("storing the mirrored state", "err", err)
+			continue
+		}
+		set := &buttonSet{messageID: m.ID, now: a.cfg.Now()}
+		kb := keyboard(set.stateRow(p.ra, st.State), urlRow(p.q.Message))
+		if err := a.store.AddCallbacks(ctx, set.records); err != nil {
+			l.Error("storing buttons", "err", err)
+			kb = keyboard(urlRow(p.q.Message))
+		}
+		a.editMessage(ctx, l, m, note, kb)
+	}
+}
+
+// siblings returns the other unresolved messages about msg's group whose
+// silence matches the same labels.
+func (a *Actions) siblings(ctx context.Context, l *slog.Logger, msg store.ActionMessage) []store.ActionMessage {
+	all, err := a.store.ActionMessagesForGroup(ctx, msg.Route, msg.GroupKey)
+	if err != nil {
+		l.Warn("listing the group's other messages failed; only this one shows the change", "err", err)
+		return nil
+	}
+	var out []store.ActionMessage
+	for _, m := range all {
+		if m.ID != msg.ID && m.State != store.ActionStateResolved && m.Source == msg.Source &&
+			maps.Equal(m.SilenceLabels, msg.SilenceLabels) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // editMessage shows msg's original text plus note, with kb. A photo's
