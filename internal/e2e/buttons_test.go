@@ -13,7 +13,10 @@ import (
 	"github.com/alertgram/alertgram/internal/testutil"
 )
 
-const chatButtons = int64(-1002000000001)
+const (
+	chatButtons = int64(-1002000000001)
+	chatMirror  = int64(700001) // a second chat of the route: shows what a press in chatButtons did
+)
 
 var (
 	mallory = testutil.User{ID: 6666, FirstName: "Mallory", Username: "mallory"}
@@ -123,6 +126,28 @@ func press(t *testing.T, fake *testutil.Telegram, from testutil.User, messageID 
 }
 
 // waitEdit waits for an edit of the message whose text contains want.
+// lastEditIn returns the last edit of message id in chat.
+func lastEditIn(fake *testutil.Telegram, chat, id int64) (last testutil.Edit, ok bool) {
+	for _, e := range fake.Edits() {
+		if e.ChatID == chat && e.MessageID == id {
+			last, ok = e, true
+		}
+	}
+	return last, ok
+}
+
+// waitEditIn waits until the last edit of message id in chat contains want.
+func waitEditIn(t *testing.T, fake *testutil.Telegram, chat, id int64, want string) testutil.Edit {
+	t.Helper()
+	var e testutil.Edit
+	waitFor(t, fmt.Sprintf("message %d in chat %d edited to contain %q", id, chat, want), func() bool {
+		var ok bool
+		e, ok = lastEditIn(fake, chat, id)
+		return ok && strings.Contains(e.ParsedText, want)
+	})
+	return e
+}
+
 func waitEdit(t *testing.T, fake *testutil.Telegram, messageID int64, want string) testutil.Edit {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -183,11 +208,11 @@ actions:
 routes:
   - name: oncall
     parse_mode: MarkdownV2
-    chats: [%d]
+    chats: [%d, %d]
     buttons: [ack, silence]
     actions:
       allowed_users: [%d]
-`, listen, filepath.Join(dir, "alertgram.db"), fake.URL(), am.URL, webhookToken, chatButtons, alice.ID))
+`, listen, filepath.Join(dir, "alertgram.db"), fake.URL(), am.URL, webhookToken, chatButtons, chatMirror, alice.ID))
 	start := func() *server { return startServer(t, cfg, listen, "TEST_BOT_TOKEN="+fake.Token()) }
 	s := start()
 	s.waitStatus(t, "/readyz", http.StatusOK)
@@ -199,6 +224,7 @@ routes:
 	if !strings.Contains(msg.ParsedText, "DiskFull") {
 		t.Fatalf("first message: %q", msg.ParsedText)
 	}
+	mirror := fake.WaitMessagesIn(t, chatMirror, 1, 30*time.Second)[0]
 	silenceMenu := button(t, fake, chatButtons, msg.MessageID, "Silence")
 	ackButton := button(t, fake, chatButtons, msg.MessageID, "Ack")
 
@@ -253,6 +279,9 @@ routes:
 	if !strings.Contains(edit.ParsedText, "DiskFull") {
 		t.Errorf("silenced message lost its alert text:\n%s", edit.ParsedText)
 	}
+	if e := waitEditIn(t, fake, chatMirror, mirror.MessageID, "Silenced by @alice"); findButton(e.ReplyMarkup, "Unsilence") == "" {
+		t.Errorf("the other chat's message shows the silence without an Unsilence button: %+v", e.ReplyMarkup)
+	}
 	unsilence := button(t, fake, chatButtons, msg.MessageID, "Unsilence")
 	fake.InjectMessage(oncall, alice, "/silences")
 	listing := waitMessageContaining(t, fake, chatButtons, "Silences of route oncall")
@@ -271,6 +300,10 @@ routes:
 	if strings.Contains(restored.ParsedText, "Silenced by") {
 		t.Errorf("message still says silenced after Unsilence:\n%s", restored.ParsedText)
 	}
+	waitFor(t, "the other chat's message restored", func() bool {
+		e, ok := lastEditIn(fake, chatMirror, mirror.MessageID)
+		return ok && !strings.Contains(e.ParsedText, "Silenced by") && findButton(e.ReplyMarkup, "Silence") != ""
+	})
 
 	// Ack: a short silence, commented as an ack, that alertgram expires
 	// once the alert resolved.
