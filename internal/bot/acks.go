@@ -79,7 +79,7 @@ func (a *Actions) refreshAck(ctx context.Context, ms []store.ActionMessage) {
 		// Someone expired the ack in Alertmanager: it is over.
 		l.Info("ack silence was expired outside alertgram")
 		for _, m := range ms {
-			a.clearAck(ctx, l, m)
+			a.restoreFiring(ctx, l, m)
 		}
 		return
 	}
@@ -157,12 +157,12 @@ func (a *Actions) endAck(ctx context.Context, l *slog.Logger, sil Silencer, ms [
 	}
 }
 
-// clearAck forgets an ack that ended outside alertgram and restores the
-// message's firing state (its buttons, without the link row, which only
-// the message knows).
-func (a *Actions) clearAck(ctx context.Context, l *slog.Logger, m store.ActionMessage) {
+// restoreFiring forgets a silence or ack that ended outside the message
+// and restores the message's firing state (its buttons, without the link
+// row, which only the message knows).
+func (a *Actions) restoreFiring(ctx context.Context, l *slog.Logger, m store.ActionMessage) {
 	if err := a.store.SetActionState(ctx, m.ID, store.ActionState{State: store.ActionStateNone, At: a.cfg.Now()}); err != nil {
-		l.Error("storing cleared ack", "err", err)
+		l.Error("storing the firing state", "err", err)
 		return
 	}
 	set := &buttonSet{messageID: m.ID, now: a.cfg.Now()}

@@ -242,6 +242,7 @@ func TestAckExtendedWhileFiringExpiredWhenResolved(t *testing.T) {
 	sil := &recordingSilencer{firing: []alertmanager.Alert{{Labels: map[string]string{"alertname": "Disk", "instance": "db-1"}}}}
 	h := newButtonsHarness(t, bot.RouteActions{}, sil, time.Minute)
 	h.press(t, alice, h.msg.MessageID, h.button(t, "Ack"))
+	h.actions.Wait()                   // the message shows the ack
 	h.actions.RefreshAcks(t.Context()) // 15 minutes left: nothing to do
 	if n := len(sil.created()); n != 1 {
 		t.Fatalf("%d silences after a refresh with time left, want 1", n)
@@ -304,6 +305,7 @@ func TestAckShownInEveryChatOfTheGroup(t *testing.T) {
 	onSent(t.Context(), private.MessageID, renderPlain("Disk on db-1"), false, "")
 
 	h.press(t, alice, h.msg.MessageID, h.button(t, "Ack"))
+	h.actions.Wait() // the messages are edited after the presser has the answer
 	text, mirrored, ok := lastEdit(h, privateChat, private.MessageID)
 	if !ok || !strings.Contains(text, "Acked by @alice") {
 		t.Fatalf("the private chat's message was not edited to show the ack: %q", text)

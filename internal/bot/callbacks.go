@@ -143,6 +143,9 @@ func (a *Actions) editKeyboard(ctx context.Context, p *press, kb *telegram.Inlin
 type outcome struct {
 	answer string // toast for the presser
 	err    error  // shown to the presser; the message stays unchanged
+	// show, if set, updates the messages once the presser has the answer:
+	// edits wait for their chats' pacing slots, the presser need not.
+	show func(ctx context.Context)
 }
 
 // carryOut runs a press that calls Alertmanager in the background. The
@@ -165,12 +168,17 @@ func (a *Actions) carryOut(ctx context.Context, p *press) {
 		go func() { done <- a.perform(ctx, p) }()
 		timer := time.NewTimer(a.cfg.AnswerWithin)
 		defer timer.Stop()
+		var o outcome
 		select {
-		case o := <-done:
+		case o = <-done:
 			a.finish(ctx, p, o, true)
 		case <-timer.C:
 			a.answer(ctx, p.q, "Working on it…", false)
-			a.finish(ctx, p, <-done, false)
+			o = <-done
+			a.finish(ctx, p, o, false)
+		}
+		if o.err == nil && o.show != nil {
+			o.show(ctx)
 		}
 	}()
 }
@@ -256,8 +264,7 @@ func (a *Actions) silence(ctx context.Context, p *press, sil Silencer, state str
 		note = fmt.Sprintf("✅ Acked by %s at %s", who, clock(now))
 		answer = "Acked. alertgram keeps the ack while the alert fires."
 	}
-	a.record(ctx, p, st, note)
-	return outcome{answer: answer}
+	return outcome{answer: answer, show: a.record(ctx, p, st, note)}
 }
 
 // unsilence expires the message's silence and restores the message.
@@ -270,11 +277,11 @@ func (a *Actions) unsilence(ctx context.Context, p *press, sil Silencer) outcome
 		return outcome{err: err}
 	}
 	p.log.Info("audit: silence expired", "silence_id", p.msg.SilenceID, "matchers", matcherText(p.msg.SilenceLabels))
-	a.record(ctx, p, store.ActionState{State: store.ActionStateNone, At: a.cfg.Now()}, "")
+	show := a.record(ctx, p, store.ActionState{State: store.ActionStateNone, At: a.cfg.Now()}, "")
 	if p.msg.State == store.ActionStateAcked {
-		return outcome{answer: "Ack withdrawn."}
+		return outcome{answer: "Ack withdrawn.", show: show}
 	}
-	return outcome{answer: "Silence expired."}
+	return outcome{answer: "Silence expired.", show: show}
 }
 
 func (a *Actions) expire(ctx context.Context, l *slog.Logger, sil Silencer, id string) {
@@ -286,40 +293,43 @@ func (a *Actions) expire(ctx context.Context, l *slog.Logger, sil Silencer, id s
 	}
 }
 
-// record stores the new state and shows it: the message text gets the
-// note (none: the original text) and the state's buttons. The action is
-// already done in Alertmanager, so failures here are logged, not undone.
-func (a *Actions) record(ctx context.Context, p *press, st store.ActionState, note string) {
+// record stores the new state of the message and of the other messages
+// about the same alerts (the group as sent to the route's other chats and
+// subscribers), and returns what shows it: the pressed message gets the
+// note (none: the original text) and the state's buttons, and so does
+// every other one, with buttons of its own. They share the silence, so an
+// ack in one chat tells the others that someone is on it, a press there
+// answers "already silenced" instead of making a second silence, and
+// Unsilence works from any of them. The action is already done in
+// Alertmanager, so failures here are logged, not undone.
+func (a *Actions) record(ctx context.Context, p *press, st store.ActionState, note string) func(context.Context) {
 	if err := a.store.SetActionState(ctx, p.msg.ID, st); err != nil {
 		p.log.Error("storing the new state", "err", err)
 	}
-	kb, err := a.stateKeyboard(ctx, p, st.State)
-	if err != nil {
-		kb = keyboard(urlRow(p.q.Message))
-	}
-	a.editMessage(ctx, p.log, p.msg, note, kb)
-	a.mirror(ctx, p, st, note)
-}
-
-// mirror shows st on the other messages about the same alerts: the group
-// as sent to the route's other chats and subscribers. They share the
-// silence, so an ack in one chat tells the others that someone is on it,
-// and a press there answers "already silenced" instead of making a second
-// silence; Unsilence works from any of them.
-func (a *Actions) mirror(ctx context.Context, p *press, st store.ActionState, note string) {
+	var others []store.ActionMessage
 	for _, m := range a.siblings(ctx, p.log, p.msg) {
-		l := p.log.With("mirror_chat_id", m.ChatID, "mirror_message_id", m.MessageID)
 		if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
-			l.Error("storing the mirrored state", "err", err)
+			p.log.Error("storing the mirrored state", "mirror_chat_id", m.ChatID, "mirror_message_id", m.MessageID, "err", err)
 			continue
 		}
-		set := &buttonSet{messageID: m.ID, now: a.cfg.Now()}
-		kb := keyboard(set.stateRow(p.ra, st.State), urlRow(p.q.Message))
-		if err := a.store.AddCallbacks(ctx, set.records); err != nil {
-			l.Error("storing buttons", "err", err)
+		others = append(others, m)
+	}
+	return func(ctx context.Context) {
+		kb, err := a.stateKeyboard(ctx, p, st.State)
+		if err != nil {
 			kb = keyboard(urlRow(p.q.Message))
 		}
-		a.editMessage(ctx, l, m, note, kb)
+		a.editMessage(ctx, p.log, p.msg, note, kb)
+		for _, m := range others {
+			l := p.log.With("mirror_chat_id", m.ChatID, "mirror_message_id", m.MessageID)
+			set := &buttonSet{messageID: m.ID, now: a.cfg.Now()}
+			kb := keyboard(set.stateRow(p.ra, st.State), urlRow(p.q.Message))
+			if err := a.store.AddCallbacks(ctx, set.records); err != nil {
+				l.Error("storing buttons", "err", err)
+				kb = keyboard(urlRow(p.q.Message))
+			}
+			a.editMessage(ctx, l, m, note, kb)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -225,14 +226,35 @@ func (a *Actions) unsilenceListed(ctx context.Context, p *press, sil Silencer) o
 		return outcome{err: err}
 	}
 	p.log.Info("audit: silence expired", "silence_id", p.cb.SilenceID, "from", "/silences")
-	var rows [][]telegram.InlineKeyboardButton
-	if p.q.Message != nil && p.q.Message.ReplyMarkup != nil {
-		for _, row := range p.q.Message.ReplyMarkup.InlineKeyboard {
-			if !slices.ContainsFunc(row, func(b telegram.InlineKeyboardButton) bool { return b.CallbackData == p.q.Data }) {
-				rows = append(rows, row)
+	show := func(ctx context.Context) {
+		var rows [][]telegram.InlineKeyboardButton
+		if p.q.Message != nil && p.q.Message.ReplyMarkup != nil {
+			for _, row := range p.q.Message.ReplyMarkup.InlineKeyboard {
+				if !slices.ContainsFunc(row, func(b telegram.InlineKeyboardButton) bool { return b.CallbackData == p.q.Data }) {
+					rows = append(rows, row)
+				}
+			}
+		}
+		a.editKeyboard(ctx, p, keyboard(rows...))
+		a.restoreMessagesOf(ctx, p.log, p.msg.Source, p.cb.SilenceID)
+	}
+	return outcome{answer: "Silence expired.", show: show}
+}
+
+// restoreMessagesOf puts the alert messages that show silence id (as a
+// silence or an ack) back to their firing state, once it was expired from
+// a listing.
+func (a *Actions) restoreMessagesOf(ctx context.Context, l *slog.Logger, source, id string) {
+	for _, state := range []string{store.ActionStateSilenced, store.ActionStateAcked} {
+		msgs, err := a.store.ActionMessagesInState(ctx, state)
+		if err != nil {
+			l.Warn("listing the messages of an expired silence failed; they still show it", "err", err)
+			return
+		}
+		for _, m := range msgs {
+			if m.SilenceID == id && m.Source == source {
+				a.restoreFiring(ctx, l.With("chat_id", m.ChatID, "message_id", m.MessageID), m)
 			}
 		}
 	}
-	a.editKeyboard(ctx, p, keyboard(rows...))
-	return outcome{answer: "Silence expired."}
 }

@@ -21,6 +21,9 @@ const (
 var (
 	mallory = testutil.User{ID: 6666, FirstName: "Mallory", Username: "mallory"}
 	oncall  = testutil.Chat{ID: chatButtons, Type: "supergroup", Title: "On-call"}
+	// subscriber is chatMirror: a private chat, so that the story's later
+	// presses there do not add to the group's 20 messages a minute.
+	subscriber = testutil.Chat{ID: chatMirror, Type: "private", FirstName: "Alice"}
 )
 
 // amSilence is a silence as Alertmanager's API v2 lists it.
@@ -111,7 +114,13 @@ func findButton(kb *testutil.InlineKeyboardMarkup, text string) string {
 // press injects a button press and waits for its answer.
 func press(t *testing.T, fake *testutil.Telegram, from testutil.User, messageID int64, data string) testutil.Answer {
 	t.Helper()
-	id := fake.InjectCallback(oncall, from, messageID, data)
+	return pressIn(t, fake, oncall, from, messageID, data)
+}
+
+// pressIn is press in chat.
+func pressIn(t *testing.T, fake *testutil.Telegram, chat testutil.Chat, from testutil.User, messageID int64, data string) testutil.Answer {
+	t.Helper()
+	id := fake.InjectCallback(chat, from, messageID, data)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, a := range fake.Answers() {
@@ -296,14 +305,32 @@ routes:
 		t.Errorf("Unsilence answered %+v", a)
 	}
 	waitSilences(t, am, "the silence expired", func(s []amSilence) bool { return len(s) == 1 && s[0].ID == sil.ID && s[0].Status.State == "expired" })
-	restored := waitEdit(t, fake, msg.MessageID, "DiskFull")
-	if strings.Contains(restored.ParsedText, "Silenced by") {
-		t.Errorf("message still says silenced after Unsilence:\n%s", restored.ParsedText)
+	for _, m := range []testutil.Message{msg, mirror} { // edited once the presser has the answer
+		waitFor(t, fmt.Sprintf("chat %d's message restored after Unsilence", m.ChatID), func() bool {
+			e, ok := lastEditIn(fake, m.ChatID, m.MessageID)
+			return ok && strings.Contains(e.ParsedText, "DiskFull") && !strings.Contains(e.ParsedText, "Silenced by") &&
+				findButton(e.ReplyMarkup, "Silence") != ""
+		})
 	}
-	waitFor(t, "the other chat's message restored", func() bool {
-		e, ok := lastEditIn(fake, chatMirror, mirror.MessageID)
-		return ok && !strings.Contains(e.ParsedText, "Silenced by") && findButton(e.ReplyMarkup, "Silence") != ""
-	})
+
+	// Silence from the other chat, Unsilence from its /silences listing:
+	// both chats' messages show the silence, then are restored.
+	pressIn(t, fake, subscriber, alice, mirror.MessageID, button(t, fake, chatMirror, mirror.MessageID, "Silence"))
+	pressIn(t, fake, subscriber, alice, mirror.MessageID, button(t, fake, chatMirror, mirror.MessageID, "1h"))
+	waitEditIn(t, fake, chatButtons, msg.MessageID, "Silenced by @alice")
+	sent := len(fake.MessagesIn(chatMirror))
+	fake.InjectMessage(subscriber, alice, "/silences")
+	listing = fake.WaitMessagesIn(t, chatMirror, sent+1, 20*time.Second)[sent]
+	if a := pressIn(t, fake, subscriber, alice, listing.MessageID, findButton(listing.ReplyMarkup, "Unsilence 1")); !strings.Contains(a.Text, "expired") {
+		t.Errorf("Unsilence from the listing answered %+v", a)
+	}
+	waitSilences(t, am, "no active silence", func(s []amSilence) bool { return len(activeSilencesOf(s)) == 0 })
+	for _, m := range []testutil.Message{msg, mirror} {
+		waitFor(t, fmt.Sprintf("chat %d's message restored after Unsilence from the listing", m.ChatID), func() bool {
+			e, ok := lastEditIn(fake, m.ChatID, m.MessageID)
+			return ok && !strings.Contains(e.ParsedText, "Silenced by") && findButton(e.ReplyMarkup, "Ack") != ""
+		})
+	}
 
 	// Ack: a short silence, commented as an ack, that alertgram expires
 	// once the alert resolved.
@@ -333,17 +360,17 @@ routes:
 
 	// Alertmanager down: the presser is told, the message stays as it was.
 	am.PostAlerts(t, testutil.TestAlert{Labels: map[string]string{"alertname": "CPUHot", "instance": "web-1:9100"}, StartsAt: time.Now().UTC()})
-	cpu := waitMessageContaining(t, fake, chatButtons, "CPUHot")
-	press(t, fake, alice, cpu.MessageID, button(t, fake, chatButtons, cpu.MessageID, "Silence"))
-	fourHours := button(t, fake, chatButtons, cpu.MessageID, "4h")
+	cpu := waitMessageContaining(t, fake, chatMirror, "CPUHot")
+	pressIn(t, fake, subscriber, alice, cpu.MessageID, button(t, fake, chatMirror, cpu.MessageID, "Silence"))
+	fourHours := button(t, fake, chatMirror, cpu.MessageID, "4h")
 	before := len(activeSilences(t, am))
 	am.Stop(t)
-	a := press(t, fake, alice, cpu.MessageID, fourHours)
+	a := pressIn(t, fake, subscriber, alice, cpu.MessageID, fourHours)
 	if !a.ShowAlert || !strings.Contains(a.Text, "Failed") || !strings.Contains(a.Text, "alertmanager") {
 		t.Errorf("press while Alertmanager is down answered %+v, want a failure naming alertmanager", a)
 	}
 	for _, e := range fake.Edits() {
-		if e.MessageID == cpu.MessageID && strings.Contains(e.ParsedText, "Silenced") {
+		if e.ChatID == chatMirror && e.MessageID == cpu.MessageID && strings.Contains(e.ParsedText, "Silenced") {
 			t.Errorf("message edited although the silence failed:\n%s", e.ParsedText)
 		}
 	}
