@@ -295,7 +295,8 @@ const (
 )
 
 // maintain prunes what only matters for a while: dedupe keys older than
-// the window, old message references, and pacing state of idle chats.
+// the window, old message references, finished notifications older than
+// the retention, and pacing state of idle chats.
 func (d *Dispatcher) maintain(ctx context.Context) {
 	now := d.cfg.Now()
 	if d.cfg.DedupeWindow > 0 {
