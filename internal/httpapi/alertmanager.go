@@ -19,7 +19,7 @@ import (
 type amWebhook struct {
 	amtemplate.Data
 	webhookExtras
-	Alerts []amAlert `json:"alerts"`
+	Alerts []AMAlert `json:"alerts"`
 }
 
 // webhookExtras are the fields Alertmanager's webhook notifier adds to the
@@ -59,7 +59,11 @@ func (x webhookExtras) group(source alert.Source, route string, d *amtemplate.Da
 	return g, nil
 }
 
-type amAlert struct {
+// AMAlert is one alert of the webhook body, times kept as text so that
+// their errors can name the field. Grafana's unified alerts embed it too.
+// It is exported only so that encoding/json's error paths name it with a
+// capital, which jsonPath drops as it drops Data and Alert.
+type AMAlert struct {
 	amtemplate.Alert
 	StartsAt string `json:"startsAt"`
 	EndsAt   string `json:"endsAt"`
@@ -110,7 +114,10 @@ func fallbackGroupKey(receiver string, groupLabels map[string]string) string {
 	return fmt.Sprintf("%s:%s", receiver, toLabelSet(groupLabels))
 }
 
-func convertAMAlert(a amAlert) (alert.Alert, error) {
+// convertAMAlert checks and converts one alert; Grafana's alerts share
+// these fields and this conversion. Errors name the field without a
+// leading ".", for the caller's "alerts[i]." prefix.
+func convertAMAlert(a AMAlert) (alert.Alert, error) {
 	status := alert.Status(a.Status)
 	if !status.Valid() {
 		return alert.Alert{}, fmt.Errorf("status: got %q, expected \"firing\" or \"resolved\"", a.Status)
@@ -128,7 +135,7 @@ func convertAMAlert(a amAlert) (alert.Alert, error) {
 	}
 	fp := a.Fingerprint
 	if fp == "" {
-		fp = model.LabelSet(toLabelSet(a.Labels)).Fingerprint().String()
+		fp = toLabelSet(a.Labels).Fingerprint().String()
 	}
 	return alert.Alert{
 		Status:       status,

@@ -29,13 +29,7 @@ type grafanaWebhook struct {
 // grafanaAlert is one alert of a unified payload (PROTOCOLS.md §3.2).
 // values is null when the rule produced none.
 type grafanaAlert struct {
-	Status       string             `json:"status"`
-	Labels       map[string]string  `json:"labels"`
-	Annotations  map[string]string  `json:"annotations"`
-	StartsAt     string             `json:"startsAt"`
-	EndsAt       string             `json:"endsAt"`
-	GeneratorURL string             `json:"generatorURL"`
-	Fingerprint  string             `json:"fingerprint"`
+	AMAlert                         // status, labels, annotations, times, generatorURL, fingerprint
 	SilenceURL   string             `json:"silenceURL"`
 	DashboardURL string             `json:"dashboardURL"`
 	PanelURL     string             `json:"panelURL"`
@@ -111,49 +105,19 @@ func convertGrafanaAlert(raw json.RawMessage) (alert.Alert, error) {
 		}
 		return alert.Alert{}, fmt.Errorf(".%w", jsonError(err))
 	}
-	status := alert.Status(a.Status)
-	if !status.Valid() {
-		return alert.Alert{}, fmt.Errorf(".status: got %q, expected \"firing\" or \"resolved\"", a.Status)
-	}
-	if len(a.Labels) == 0 {
-		return alert.Alert{}, errors.New(".labels: empty; an alert is identified by its labels")
-	}
-	starts, err := parseTime("startsAt", a.StartsAt, true)
+	out, err := convertAMAlert(a.AMAlert)
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf(".%w", err)
 	}
-	ends, err := parseTime("endsAt", a.EndsAt, false)
-	if err != nil {
-		return alert.Alert{}, fmt.Errorf(".%w", err)
+	out.SilenceURL, out.DashboardURL, out.PanelURL, out.ImageURL = a.SilenceURL, a.DashboardURL, a.PanelURL, a.ImageURL
+	out.ValueString, out.RuleUID = a.ValueString, a.RuleUID
+	if out.RuleUID == "" {
+		out.RuleUID = grafanaRuleUID(a.Labels, a.SilenceURL)
 	}
-	fp := a.Fingerprint
-	if fp == "" {
-		fp = toLabelSet(a.Labels).Fingerprint().String()
+	if len(a.Values) > 0 { // null and {} alike stay nil: the template falls back to valueString
+		out.Values = a.Values
 	}
-	ruleUID := a.RuleUID
-	if ruleUID == "" {
-		ruleUID = grafanaRuleUID(a.Labels, a.SilenceURL)
-	}
-	values := a.Values
-	if len(values) == 0 {
-		values = nil // null and {} alike: the template falls back to valueString
-	}
-	return alert.Alert{
-		Status:       status,
-		Labels:       a.Labels,
-		Annotations:  a.Annotations,
-		StartsAt:     starts,
-		EndsAt:       ends,
-		GeneratorURL: a.GeneratorURL,
-		Fingerprint:  fp,
-		SilenceURL:   a.SilenceURL,
-		DashboardURL: a.DashboardURL,
-		PanelURL:     a.PanelURL,
-		ImageURL:     a.ImageURL,
-		ValueString:  a.ValueString,
-		Values:       values,
-		RuleUID:      ruleUID,
-	}, nil
+	return out, nil
 }
 
 // grafanaRuleUID finds the rule UID of an alert from a Grafana that does
