@@ -1,8 +1,10 @@
 package render
 
 import (
+	"maps"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,7 +77,7 @@ type Alert struct {
 // value shortened to about four significant digits ("A=93.22").
 func (a Alert) SortedValues() amtemplate.Pairs {
 	pairs := make(amtemplate.Pairs, 0, len(a.Values))
-	for _, k := range sortedRefIDs(a.Values) {
+	for _, k := range slices.Sorted(maps.Keys(a.Values)) {
 		pairs = append(pairs, amtemplate.Pair{Name: k, Value: formatValue(a.Values[k])})
 	}
 	return pairs
@@ -286,16 +288,6 @@ func extraLabels(labels, common map[string]string) map[string]string {
 		}
 	}
 	return out
-}
-
-// sortedRefIDs returns the keys of values in lexical order.
-func sortedRefIDs(values map[string]float64) []string {
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // formatValue shortens an evaluated value for reading: about four
