@@ -165,11 +165,9 @@ func (a *Actions) restoreFiring(ctx context.Context, l *slog.Logger, m store.Act
 		l.Error("storing the firing state", "err", err)
 		return
 	}
-	set := &buttonSet{messageID: m.ID, now: a.cfg.Now()}
-	kb := keyboard(set.stateRow(a.cfg.Routes[m.Route], store.ActionStateNone))
-	if err := a.store.AddCallbacks(ctx, set.records); err != nil {
+	kb, err := a.stateKeyboard(ctx, m.ID, a.cfg.Routes[m.Route], store.ActionStateNone, nil)
+	if err != nil {
 		l.Error("storing buttons", "err", err)
-		kb = nil
 	}
 	a.editMessage(ctx, l, m, "", kb)
 }

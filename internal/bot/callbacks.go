@@ -108,8 +108,9 @@ func (a *Actions) showMenu(ctx context.Context, p *press) {
 
 // restoreKeyboard puts back the buttons of the message's state.
 func (a *Actions) restoreKeyboard(ctx context.Context, p *press) {
-	kb, err := a.stateKeyboard(ctx, p, p.msg.State)
+	kb, err := a.stateKeyboard(ctx, p.msg.ID, p.ra, p.msg.State, urlRow(p.q.Message))
 	if err != nil {
+		p.log.Error("storing buttons", "err", err)
 		a.answer(ctx, p.q, "Could not restore the buttons; try again.", true)
 		return
 	}
@@ -118,12 +119,13 @@ func (a *Actions) restoreKeyboard(ctx context.Context, p *press) {
 	a.metrics.presses.WithLabelValues(actCancel, "ok").Inc()
 }
 
-// stateKeyboard makes (and stores) the keyboard of a message in state.
-func (a *Actions) stateKeyboard(ctx context.Context, p *press, state string) (*telegram.InlineKeyboardMarkup, error) {
-	set := &buttonSet{messageID: p.msg.ID, now: a.cfg.Now()}
-	kb := keyboard(set.stateRow(p.ra, state), urlRow(p.q.Message))
+// stateKeyboard makes (and stores) the keyboard of the action message id
+// in state: the state's buttons, then the link row.
+func (a *Actions) stateKeyboard(ctx context.Context, id int64, ra RouteActions, state string,
+	links []telegram.InlineKeyboardButton) (*telegram.InlineKeyboardMarkup, error) {
+	set := &buttonSet{messageID: id, now: a.cfg.Now()}
+	kb := keyboard(set.stateRow(ra, state), links)
 	if err := a.store.AddCallbacks(ctx, set.records); err != nil {
-		p.log.Error("storing buttons", "err", err)
 		return nil, err
 	}
 	return kb, nil
@@ -306,27 +308,25 @@ func (a *Actions) record(ctx context.Context, p *press, st store.ActionState, no
 	if err := a.store.SetActionState(ctx, p.msg.ID, st); err != nil {
 		p.log.Error("storing the new state", "err", err)
 	}
-	var others []store.ActionMessage
+	msgs := []store.ActionMessage{p.msg}
 	for _, m := range a.siblings(ctx, p.log, p.msg) {
 		if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
 			p.log.Error("storing the mirrored state", "mirror_chat_id", m.ChatID, "mirror_message_id", m.MessageID, "err", err)
 			continue
 		}
-		others = append(others, m)
+		msgs = append(msgs, m)
 	}
 	return func(ctx context.Context) {
-		kb, err := a.stateKeyboard(ctx, p, st.State)
-		if err != nil {
-			kb = keyboard(urlRow(p.q.Message))
-		}
-		a.editMessage(ctx, p.log, p.msg, note, kb)
-		for _, m := range others {
-			l := p.log.With("mirror_chat_id", m.ChatID, "mirror_message_id", m.MessageID)
-			set := &buttonSet{messageID: m.ID, now: a.cfg.Now()}
-			kb := keyboard(set.stateRow(p.ra, st.State), urlRow(p.q.Message))
-			if err := a.store.AddCallbacks(ctx, set.records); err != nil {
+		links := urlRow(p.q.Message) // the same group: the same links
+		for _, m := range msgs {
+			l := p.log
+			if m.ID != p.msg.ID {
+				l = l.With("mirror_chat_id", m.ChatID, "mirror_message_id", m.MessageID)
+			}
+			kb, err := a.stateKeyboard(ctx, m.ID, p.ra, st.State, links)
+			if err != nil {
 				l.Error("storing buttons", "err", err)
-				kb = keyboard(urlRow(p.q.Message))
+				kb = keyboard(links)
 			}
 			a.editMessage(ctx, l, m, note, kb)
 		}
