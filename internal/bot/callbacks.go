@@ -12,7 +12,6 @@ import (
 	"github.com/alertgram/alertgram/internal/render"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
-	"github.com/alertgram/alertgram/internal/tgmarkup"
 )
 
 // actionTimeout bounds one press's work with Alertmanager and Telegram.
@@ -358,7 +357,7 @@ func (a *Actions) siblings(ctx context.Context, l *slog.Logger, msg store.Action
 func (a *Actions) editMessage(ctx context.Context, l *slog.Logger, msg store.ActionMessage, note string, kb *telegram.InlineKeyboardMarkup) {
 	text := msg.Text
 	if note != "" {
-		if t, ok := render.WithNote(msg.Text, render.Mode(msg.ParseMode), note); ok && (!msg.Photo || fitsCaption(msg.ParseMode, t)) {
+		if t, ok := render.WithNote(msg.Text, render.Mode(msg.ParseMode), note); ok && (!msg.Photo || render.Message{Text: t, ParseMode: render.Mode(msg.ParseMode)}.FitsCaption()) {
 			text = t
 		}
 	}
@@ -373,30 +372,12 @@ func (a *Actions) editMessage(ctx context.Context, l *slog.Logger, msg store.Act
 	} else {
 		_, err = a.api.EditMessageText(ctx, telegram.EditMessageTextParams{
 			ChatID: msg.ChatID, MessageID: msg.MessageID, Text: text, ParseMode: msg.ParseMode,
-			LinkPreviewOptions: linkPreview(msg.ImageURL), ReplyMarkup: kb,
+			LinkPreviewOptions: telegram.ImagePreview(msg.ImageURL), ReplyMarkup: kb,
 		})
 	}
 	if err != nil && !telegram.IsNotModified(err) {
 		l.Warn("editing the alert message failed", "err", err)
 	}
-}
-
-// maxCaptionLength is Telegram's caption limit, in code points after
-// entity parsing (PROTOCOLS.md §4.3).
-const maxCaptionLength = 1024
-
-func fitsCaption(mode, text string) bool {
-	n, err := tgmarkup.Length(mode, text)
-	return err == nil && n <= maxCaptionLength
-}
-
-// linkPreview keeps a text message's image preview (as the dispatcher
-// sent it), or keeps previews off.
-func linkPreview(image string) *telegram.LinkPreviewOptions {
-	if image == "" {
-		return &telegram.LinkPreviewOptions{IsDisabled: true}
-	}
-	return &telegram.LinkPreviewOptions{URL: image, PreferLargeMedia: true}
 }
 
 func silenceComment(state, who string, chat telegram.Chat, route string) string {

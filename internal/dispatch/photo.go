@@ -9,12 +9,7 @@ import (
 	"github.com/alertgram/alertgram/internal/alert"
 	"github.com/alertgram/alertgram/internal/render"
 	"github.com/alertgram/alertgram/internal/telegram"
-	"github.com/alertgram/alertgram/internal/tgmarkup"
 )
-
-// maxCaptionLength is Telegram's limit for a photo caption, in code points
-// after entity parsing (PROTOCOLS.md §4.3).
-const maxCaptionLength = 1024
 
 // errCaptionTooLong: the caption Telegram could not parse has a plain-text
 // fallback too long for a caption; the message goes out as text instead.
@@ -41,21 +36,6 @@ func imageOf(g *alert.Group) string {
 	return ""
 }
 
-// fitsCaption reports whether msg is valid markup no longer than a caption.
-func fitsCaption(msg render.Message) bool {
-	n, err := tgmarkup.Length(string(msg.ParseMode), msg.Text)
-	return err == nil && n > 0 && n <= maxCaptionLength
-}
-
-// linkPreview is a text message's link preview: image, large, or none
-// (never a preview of some link in the text).
-func linkPreview(image string) *telegram.LinkPreviewOptions {
-	if image == "" {
-		return &telegram.LinkPreviewOptions{IsDisabled: true}
-	}
-	return &telegram.LinkPreviewOptions{URL: image, PreferLargeMedia: true}
-}
-
 // sendNew sends the new message of a single-group job. With an image, a
 // message that fits a caption goes out as one photo carrying it; a longer
 // one as text with the image as its link preview. If Telegram refuses the
@@ -63,7 +43,7 @@ func linkPreview(image string) *telegram.LinkPreviewOptions {
 // an image never costs the alert.
 func (d *Dispatcher) sendNew(ctx context.Context, j *job) (telegram.Message, shown, error) {
 	msg, image := j.msg, j.image
-	if image != "" && fitsCaption(msg) {
+	if image != "" && msg.FitsCaption() {
 		sent, used, err := d.sendPhoto(ctx, j)
 		switch {
 		case err == nil:
@@ -98,7 +78,7 @@ func (d *Dispatcher) sendPhoto(ctx context.Context, j *job) (telegram.Message, r
 		j.log.Error("telegram rejected the formatted caption, resending as plain text", "err", err)
 		d.metrics.fallbacks.Inc()
 		msg = j.fallback()
-		if !fitsCaption(msg) {
+		if !msg.FitsCaption() {
 			return telegram.Message{}, msg, errCaptionTooLong
 		}
 		p.Caption, p.ParseMode = msg.Text, string(msg.ParseMode)
@@ -172,7 +152,7 @@ func isWrongEditKind(err error) bool {
 func (d *Dispatcher) editCaption(ctx context.Context, l *slog.Logger, chat, messageID int64, msg render.Message, g *alert.Group) (telegram.Message, error) {
 	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	defer cancel()
-	if !fitsCaption(msg) {
+	if !msg.FitsCaption() {
 		l.Info("resolved message too long for a caption, using the plain-text fallback")
 		msg = d.captionFallback(g)
 	}
@@ -195,8 +175,8 @@ func (d *Dispatcher) editCaption(ctx context.Context, l *slog.Logger, chat, mess
 func (d *Dispatcher) captionFallback(g *alert.Group) render.Message {
 	fb := d.renderer.Fallback(g)
 	r := []rune(strings.TrimSpace(fb.Text))
-	if len(r) > maxCaptionLength {
-		fb.Text = string(r[:maxCaptionLength-1]) + "…"
+	if len(r) > render.MaxCaptionLength {
+		fb.Text = string(r[:render.MaxCaptionLength-1]) + "…"
 	}
 	return fb
 }

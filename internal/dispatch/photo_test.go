@@ -111,7 +111,7 @@ func TestAlertImage(t *testing.T) {
 		texts:  1,
 		photos: 0,
 		check: func(t *testing.T, m testutil.Message, calls []testutil.Call, rep sentReport) {
-			if m.Method != "sendMessage" || utf8.RuneCountInString(m.ParsedText) <= maxCaptionLength {
+			if m.Method != "sendMessage" || utf8.RuneCountInString(m.ParsedText) <= render.MaxCaptionLength {
 				t.Errorf("message: %s of %d characters, want sendMessage of more than a caption holds", m.Method, utf8.RuneCountInString(m.ParsedText))
 			}
 			if lp := previewOf(t, calls[0]); lp.IsDisabled || lp.URL != testImage || !lp.PreferLargeMedia {
@@ -245,7 +245,7 @@ func TestResolveAlertImage(t *testing.T) {
 		resolved: withImage(alert.StatusResolved, testImage, long),
 		method:   "editMessageCaption",
 		check: func(t *testing.T, e testutil.Edit, _ *testutil.Telegram) {
-			if !strings.HasPrefix(e.ParsedText, "RESOLVED: CPUHigh") || e.ParseMode != "" || utf8.RuneCountInString(e.ParsedText) > maxCaptionLength {
+			if !strings.HasPrefix(e.ParsedText, "RESOLVED: CPUHigh") || e.ParseMode != "" || utf8.RuneCountInString(e.ParsedText) > render.MaxCaptionLength {
 				t.Errorf("caption %q (parse_mode %q), want the plain-text fallback", e.ParsedText, e.ParseMode)
 			}
 		},

@@ -218,7 +218,7 @@ func (d *Dispatcher) send(ctx context.Context, l *slog.Logger, to store.Target, 
 	p := telegram.SendMessageParams{
 		ChatID: to.ChatID, MessageThreadID: to.ThreadID, Text: msg.Text, ParseMode: string(msg.ParseMode),
 		DisableNotification: quiet, ReplyParameters: reply, ReplyMarkup: kb,
-		LinkPreviewOptions: linkPreview(image),
+		LinkPreviewOptions: telegram.ImagePreview(image),
 	}
 	sent, err := d.sender.SendMessage(sendCtx, p)
 	if telegram.IsParseError(err) && p.ParseMode != "" {
@@ -255,7 +255,7 @@ func (d *Dispatcher) edit(ctx context.Context, l *slog.Logger, chat, messageID i
 	defer cancel()
 	p := telegram.EditMessageTextParams{
 		ChatID: chat, MessageID: messageID, Text: msg.Text, ParseMode: string(msg.ParseMode),
-		LinkPreviewOptions: linkPreview(image),
+		LinkPreviewOptions: telegram.ImagePreview(image),
 	}
 	m, err := d.sender.EditMessageText(sendCtx, p)
 	if telegram.IsParseError(err) && p.ParseMode != "" {

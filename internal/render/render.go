@@ -50,6 +50,17 @@ type Message struct {
 	Omitted   int // alerts left out (alertgram's reduction + Alertmanager's max_alerts)
 }
 
+// MaxCaptionLength is Telegram's limit for a photo caption, in code points
+// after entity parsing (PROTOCOLS.md §4.3).
+const MaxCaptionLength = 1024
+
+// FitsCaption reports whether m is valid, non-empty markup no longer than
+// a photo caption.
+func (m Message) FitsCaption() bool {
+	n, err := tgmarkup.Length(string(m.ParseMode), m.Text)
+	return err == nil && n > 0 && n <= MaxCaptionLength
+}
+
 // New parses the default templates and those in opts.UserDir once per mode.
 func New(opts Options) (*Renderer, error) {
 	if opts.Now == nil {

@@ -173,6 +173,15 @@ type LinkPreviewOptions struct {
 	ShowAboveText    bool   `json:"show_above_text,omitempty"`
 }
 
+// ImagePreview is the link preview of an alert's text message: its image,
+// large, or none (never a preview of some other link in the text).
+func ImagePreview(image string) *LinkPreviewOptions {
+	if image == "" {
+		return &LinkPreviewOptions{IsDisabled: true}
+	}
+	return &LinkPreviewOptions{URL: image, PreferLargeMedia: true}
+}
+
 // BotCommand is one entry of the bot's command menu.
 type BotCommand struct {
 	Command     string `json:"command"`
