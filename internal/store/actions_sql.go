@@ -129,12 +129,7 @@ func (s *sqlStore) ActionMessagesForGroup(ctx context.Context, route, groupKey s
 }
 
 func (s *sqlStore) PruneActionMessages(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM action_messages WHERE updated_at < $1`, s.d.ts(before))
-	if err != nil {
-		return 0, wrapErr("prune action messages", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), wrapErr("prune action messages", err)
+	return s.deleteBefore(ctx, "prune action messages", "action_messages", "updated_at", before)
 }
 
 func (s *sqlStore) queryActionMessages(ctx context.Context, where string, args ...any) ([]ActionMessage, error) {

@@ -150,19 +150,11 @@ func (s *sqlStore) GetMessageRef(ctx context.Context, chatID, threadID int64, ro
 }
 
 func (s *sqlStore) PruneMessageRefs(ctx context.Context, before time.Time) (int, error) {
-	n, err := execCount(ctx, s.write, `DELETE FROM message_refs WHERE updated_at < $1`, s.d.ts(before))
-	if err != nil {
-		return 0, wrapErr("prune message refs", err)
-	}
-	return n, nil
+	return s.deleteBefore(ctx, "prune message refs", "message_refs", "updated_at", before)
 }
 
 func (s *sqlStore) PruneDedupe(ctx context.Context, before time.Time) (int, error) {
-	n, err := execCount(ctx, s.write, `DELETE FROM notification_dedupe WHERE received_at < $1`, s.d.ts(before))
-	if err != nil {
-		return 0, wrapErr("prune dedupe", err)
-	}
-	return n, nil
+	return s.deleteBefore(ctx, "prune dedupe", "notification_dedupe", "received_at", before)
 }
 
 // pruneNotificationsSQL deletes one batch of PruneNotifications; deliveries

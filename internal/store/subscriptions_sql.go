@@ -232,6 +232,16 @@ type execer interface {
 }
 
 // execCount runs query and returns how many rows it changed.
+// deleteBefore deletes the rows of table whose column is earlier than
+// before (to the microsecond) and counts them: the Prune methods.
+func (s *sqlStore) deleteBefore(ctx context.Context, op, table, column string, before time.Time) (int, error) {
+	n, err := execCount(ctx, s.write, `DELETE FROM `+table+` WHERE `+column+` < $1`, s.d.ts(before))
+	if err != nil {
+		return 0, wrapErr(op, err)
+	}
+	return n, nil
+}
+
 func execCount(ctx context.Context, db execer, query string, args ...any) (int, error) {
 	res, err := db.ExecContext(ctx, query, args...)
 	if err != nil {
@@ -307,19 +317,11 @@ func (s *sqlStore) MarkUpdateHandled(ctx context.Context, updateID int64, at tim
 }
 
 func (s *sqlStore) PruneHandledUpdates(ctx context.Context, before time.Time) (int, error) {
-	n, err := execCount(ctx, s.write, `DELETE FROM handled_updates WHERE handled_at < $1`, s.d.ts(before))
-	if err != nil {
-		return 0, wrapErr("prune handled updates", err)
-	}
-	return n, nil
+	return s.deleteBefore(ctx, "prune handled updates", "handled_updates", "handled_at", before)
 }
 
 func (s *sqlStore) PruneLinkTokens(ctx context.Context, before time.Time) (int, error) {
-	n, err := execCount(ctx, s.write, `DELETE FROM link_tokens WHERE expires_at < $1`, s.d.ts(before))
-	if err != nil {
-		return 0, wrapErr("prune link tokens", err)
-	}
-	return n, nil
+	return s.deleteBefore(ctx, "prune link tokens", "link_tokens", "expires_at", before)
 }
 
 // CountSubscriptions has no key for a route without active subscriptions.
