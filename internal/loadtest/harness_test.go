@@ -28,8 +28,9 @@ import (
 )
 
 var (
-	load   = flag.Bool("load", false, "run the load scenarios (minutes; prints the README figures)")
-	binary string
+	load    = flag.Bool("load", false, "run the load scenarios (minutes; prints the README figures)")
+	senders = flag.Int("senders", 32, "concurrent webhook senders in the ingest scenario")
+	binary  string
 )
 
 func TestMain(m *testing.M) {

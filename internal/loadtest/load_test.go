@@ -154,7 +154,6 @@ func fanout(t *testing.T, rep *report) {
 // ingest: webhooks posted as fast as alertgram accepts them (each one a
 // durable SQLite commit), from concurrent senders, for a fixed time.
 func ingest(t *testing.T, rep *report) {
-	const senders = 32
 	const duration = 10 * time.Second
 	fake := testutil.NewTelegram(t)
 	p := start(t, fake, "  - name: ingest\n    chats: [-1009990001]\n")
@@ -174,7 +173,7 @@ func ingest(t *testing.T, rep *report) {
 	// cores with alertgram, spends as little of them as it can.
 	const placeholder = "IngestXXXXXXX"
 	body := webhook(placeholder, "warning", begin)
-	for range senders {
+	for range *senders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -198,7 +197,7 @@ func ingest(t *testing.T, rep *report) {
 	wg.Wait()
 	elapsed := time.Since(begin)
 	sortDurations(lat)
-	rep.add("ingest", fmt.Sprintf("accepted webhooks/s (%d senders, %v, SQLite)", senders, duration), fmt.Sprintf("%.0f (%d accepted, %d failed)", float64(len(lat))/elapsed.Seconds(), len(lat), failed.Load()))
+	rep.add("ingest", fmt.Sprintf("accepted webhooks/s (%d senders, %v, SQLite)", *senders, duration), fmt.Sprintf("%.0f (%d accepted, %d failed)", float64(len(lat))/elapsed.Seconds(), len(lat), failed.Load()))
 	rep.add("ingest", "latency p50 / p99", ms(percentile(lat, .5))+" / "+ms(percentile(lat, .99)))
 	_, peak := p.rss(t)
 	rep.add("ingest", "peak RSS", fmt.Sprintf("%.1f MiB", peak))

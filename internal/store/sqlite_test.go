@@ -400,3 +400,59 @@ func BenchmarkAddNotification(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPruneNotifications measures the dispatcher's minute maintenance
+// on a SQLite outbox of 200,000 finished notifications: "none-due" when
+// none is older than the retention (the usual minute: the walk must stop
+// at the first recent one, not read the table), "all-due" when 100,000
+// of them are (deleted in transactions of pruneBatch).
+func BenchmarkPruneNotifications(b *testing.B) {
+	const rows = 200000
+	ctx := context.Background()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fill := func(b *testing.B, s *sqlStore, from int) {
+		b.Helper()
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer tx.Rollback()
+		for i := from; i < rows; i++ {
+			at := s.d.ts(base.Add(time.Duration(i) * time.Millisecond))
+			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (source, route, group_key, payload, received_at, routed_at)
+				VALUES ('alertmanager', 'oncall', 'g', x'7b7d', $1, $1)`, at); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("none-due", func(b *testing.B) {
+		s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db")).(*sqlStore)
+		fill(b, s, 0)
+		b.ResetTimer()
+		for b.Loop() {
+			if n, err := s.PruneNotifications(ctx, base); err != nil || n != 0 {
+				b.Fatalf("PruneNotifications = %d, %v; want 0", n, err)
+			}
+		}
+	})
+	b.Run("all-due", func(b *testing.B) {
+		s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db")).(*sqlStore)
+		cut := base.Add(rows / 2 * time.Millisecond)
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			fill(b, s, 0)
+			b.StartTimer()
+			if n, err := s.PruneNotifications(ctx, cut); err != nil || n != rows/2 {
+				b.Fatalf("PruneNotifications = %d, %v; want %d", n, err, rows/2)
+			}
+			b.StopTimer()
+			if _, err := s.write.ExecContext(ctx, `DELETE FROM notifications`); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	})
+}
