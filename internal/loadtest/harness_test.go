@@ -94,27 +94,29 @@ func start(t *testing.T, fake *testutil.Telegram, routes string) *proc {
 
 // rss returns the process's current and peak resident set size in MiB.
 func (p *proc) rss(t *testing.T) (cur, peak float64) {
+	st := p.memory(t)
+	return st["VmRSS"], st["VmHWM"]
+}
+
+// memory returns the memory fields of /proc/PID/status (VmRSS, VmHWM,
+// RssAnon, RssFile, ...) in MiB.
+func (p *proc) memory(t *testing.T) map[string]float64 {
 	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	out := map[string]float64{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(fields[1], 64)
-		switch fields[0] {
-		case "VmRSS:":
-			cur = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
+		if len(fields) == 3 && fields[2] == "kB" {
+			kb, _ := strconv.ParseFloat(fields[1], 64)
+			out[strings.TrimSuffix(fields[0], ":")] = kb / 1024
 		}
 	}
-	return cur, peak
+	return out
 }
 
 // until polls cond (state of another process or of the fake) until it holds;

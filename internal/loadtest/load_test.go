@@ -68,8 +68,8 @@ func idleLatency(t *testing.T, rep *report) {
 	}
 	sortDurations(lat)
 	rep.add("idle", fmt.Sprintf("latency webhook → sendMessage, %d alerts, p50 / p99", samples), ms(percentile(lat, .5))+" / "+ms(percentile(lat, .99)))
-	cur, peak := p.rss(t)
-	rep.add("idle", "RSS now / peak", fmt.Sprintf("%.1f / %.1f MiB", cur, peak))
+	mem := p.memory(t)
+	rep.add("idle", "RSS now / peak; of it file-backed (the binary's mapped pages)", fmt.Sprintf("%.1f / %.1f MiB; %.1f MiB", mem["VmRSS"], mem["VmHWM"], mem["RssFile"]))
 }
 
 var stormName = regexp.MustCompile(`Storm\d{4}`)
