@@ -13,7 +13,8 @@ import (
 )
 
 // silencers builds the API clients that buttons act through: one for the
-// Alertmanager(s), and one per distinct Grafana for Grafana alerts.
+// Alertmanager(s), and one per route with a Grafana (its own or the
+// top-level one) for Grafana alerts.
 type silencers struct {
 	alertmanager *alertmanager.Client
 	grafana      map[string]*alertmanager.Client // by route
