@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 		Registerer:    reg,
 		Updates:       a.webhookUpdates(),
 		WebhookSecret: cfg.Telegram.WebhookSecret.Reveal(),
-		Links:         adminLinks{store: a.store, bot: a.bot},
+		Links:         adminLinks{store: a.store, bot: a.bot, maxTTL: cfg.Links.MaxTTL},
 		AdminToken:    cfg.Admin.BearerToken.Reveal(),
 		GrafanaHMAC:   httpapi.NewGrafanaHMAC(cfg.WebhookAuth.GrafanaHMAC.Reveal()),
 	})

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -34,6 +35,7 @@ func CreateLink(ctx context.Context, cfg *config.Config, req bot.LinkRequest, lo
 		return bot.Link{}, fmt.Errorf("storage: %w", err)
 	}
 	defer st.Close()
+	req.MaxTTL = cfg.Links.MaxTTL
 	return bot.CreateLink(ctx, st, me.Username, req, time.Now())
 }
 
@@ -47,8 +49,9 @@ func newTelegramClient(cfg *config.Config, logger *slog.Logger) (*telegram.Clien
 
 // adminLinks serves POST /api/v1/links.
 type adminLinks struct {
-	store bot.LinkStore
-	bot   *bot.Bot
+	store  bot.LinkStore
+	bot    *bot.Bot
+	maxTTL time.Duration // links.max_ttl
 }
 
 func (a adminLinks) CreateLink(ctx context.Context, req httpapi.LinkRequest) (any, error) {
@@ -59,9 +62,13 @@ func (a adminLinks) CreateLink(ctx context.Context, req httpapi.LinkRequest) (an
 	if _, err := normaliseOrInvalid(req.Matchers); err != nil {
 		return nil, err
 	}
-	return bot.CreateLink(ctx, a.store, a.bot.Username(), bot.LinkRequest{
-		Route: req.Route, Group: req.Group, TTL: ttl, Matchers: req.Matchers, CreatedBy: "api",
+	link, err := bot.CreateLink(ctx, a.store, a.bot.Username(), bot.LinkRequest{
+		Route: req.Route, Group: req.Group, TTL: ttl, MaxTTL: a.maxTTL, Matchers: req.Matchers, CreatedBy: "api",
 	}, time.Now())
+	if errors.Is(err, bot.ErrLinkTTLTooLong) {
+		return nil, httpapi.InvalidRequest{Err: err}
+	}
+	return link, err
 }
 
 func normaliseOrInvalid(matchers []string) ([]string, error) {

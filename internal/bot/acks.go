@@ -88,6 +88,10 @@ func (a *Actions) refreshAck(ctx context.Context, ms []store.ActionMessage) {
 		return
 	}
 	l.Info("audit: ack extended", "new_silence_id", id, "until", until, "matchers", matcherText(m.SilenceLabels))
+	a.recordSilence(ctx, l, store.SilenceRecord{
+		Source: m.Source, ID: id, Route: m.Route, ChatID: m.ChatID, Kind: store.ActionStateAcked,
+		CreatedBy: m.Actor, EndsAt: until, CreatedAt: now,
+	})
 	st := store.ActionState{State: store.ActionStateAcked, SilenceID: id, Actor: m.Actor, Until: until, At: now}
 	for _, m := range ms {
 		if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
@@ -152,6 +156,7 @@ func (a *Actions) endAck(ctx context.Context, l *slog.Logger, sil Silencer, ms [
 			l.Error("storing ended ack", "chat_id", m.ChatID, "message_id", m.MessageID, "err", err)
 			continue
 		}
+		a.revokeAll(ctx, l, m)
 		a.editMessage(ctx, l.With("chat_id", m.ChatID, "message_id", m.MessageID), m,
 			fmt.Sprintf("✅ Acked by %s — resolved; ack ended at %s", m.Actor, clock(now)), nil)
 	}
@@ -202,6 +207,14 @@ func (a *Actions) GroupResolved(ctx context.Context, route, groupKey string) {
 		if err := a.store.SetActionState(ctx, m.ID, st); err != nil {
 			l.Error("storing resolved state", "err", err)
 		}
+		a.revokeAll(ctx, l, m)
+	}
+}
+
+// revokeAll revokes every button of m, whose keyboard is gone.
+func (a *Actions) revokeAll(ctx context.Context, l *slog.Logger, m store.ActionMessage) {
+	if err := a.store.ReplaceCallbacks(ctx, m.ID, nil); err != nil {
+		l.Warn("revoking the buttons of a message without keyboard failed", "chat_id", m.ChatID, "message_id", m.MessageID, "err", err)
 	}
 }
 
@@ -214,5 +227,13 @@ func (a *Actions) Prune(ctx context.Context) {
 	}
 	if n > 0 {
 		a.log.Debug("pruned old buttons", "messages", n)
+	}
+	// A silence record is kept while a listing could still show it.
+	if n, err = a.store.PruneSilences(ctx, a.cfg.Now().Add(-a.cfg.CallbackTTL)); err != nil {
+		a.log.Warn("pruning silence records failed; will retry", "err", err)
+		return
+	}
+	if n > 0 {
+		a.log.Debug("pruned silence records", "silences", n)
 	}
 }

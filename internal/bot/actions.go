@@ -39,6 +39,7 @@ type ActionAPI interface {
 // ActionStore is the part of the store that buttons use.
 type ActionStore interface {
 	store.Actions
+	store.Silences
 	ChatSubscriptions(ctx context.Context, chatID int64) ([]store.Subscription, error)
 }
 

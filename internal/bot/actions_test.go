@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +30,7 @@ type recordingSilencer struct {
 	silences []alertmanager.Silence
 	expired  []string
 	firing   []alertmanager.Alert // what Alerts lists
+	extra    []alertmanager.Silence
 	create   func(ctx context.Context, s alertmanager.Silence) (string, error)
 }
 
@@ -61,8 +64,20 @@ func (r *recordingSilencer) GetSilence(_ context.Context, id string) (alertmanag
 	return alertmanager.Silence{}, alertmanager.ErrSilenceNotFound
 }
 
+// Silences lists what was created, active until expired, and the
+// silences typed in "by hand" (extra).
 func (r *recordingSilencer) Silences(context.Context, []string) ([]alertmanager.Silence, error) {
-	return nil, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []alertmanager.Silence
+	for _, s := range slices.Concat(r.silences, r.extra) {
+		s.State = alertmanager.StateActive
+		if slices.Contains(r.expired, s.ID) {
+			s.State = alertmanager.StateExpired
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 func (r *recordingSilencer) Alerts(context.Context, alertmanager.AlertsQuery) ([]alertmanager.Alert, error) {
@@ -90,9 +105,13 @@ func newButtonsHarness(t *testing.T, ra bot.RouteActions, sil *recordingSilencer
 	t.Helper()
 	h := &buttonsHarness{harness: newHarness(t, harnessOpts{}), sil: sil}
 	ra.Ack, ra.Silence = true, true
-	ra.SilenceDurations, ra.AckDuration = []time.Duration{time.Hour}, 15*time.Minute
+	if ra.SilenceDurations == nil {
+		ra.SilenceDurations = []time.Duration{time.Hour}
+	}
+	ra.AckDuration = 15 * time.Minute
 	h.actions = bot.NewActions(h.client, h.st, bot.ActionsConfig{
 		Routes:       map[string]bot.RouteActions{"oncall": ra},
+		StaticRoutes: map[int64][]string{forumChat: {"oncall"}},
 		Silencer:     func(string, string) (bot.Silencer, bool) { return sil, true },
 		CallbackTTL:  time.Hour,
 		AnswerWithin: answerWithin,
@@ -116,15 +135,23 @@ func newButtonsHarness(t *testing.T, ra bot.RouteActions, sil *recordingSilencer
 	return h
 }
 
-// press delivers a press of the button labelled text (on the message's
-// current keyboard) by user on message messageID, and returns the answer.
+// press delivers a press by user on message messageID of the forum chat,
+// whose keyboard is h.msg's, and returns the answer.
 func (h *buttonsHarness) press(t *testing.T, user telegram.User, messageID int64, data string) testutil.Answer {
 	t.Helper()
 	chat := testutil.Chat{ID: forumChat, Type: "supergroup", Title: "Ops", IsForum: true}
+	return h.pressIn(t, chat, user, messageID, data, h.msg.ReplyMarkup)
+}
+
+// pressIn delivers a press by user on message messageID of chat, showing
+// markup, and returns the answer.
+func (h *buttonsHarness) pressIn(t *testing.T, chat testutil.Chat, user telegram.User, messageID int64, data string,
+	markup *telegram.InlineKeyboardMarkup) testutil.Answer {
+	t.Helper()
 	id := h.fake.InjectCallback(chat, testutil.User{ID: user.ID, FirstName: user.FirstName, Username: user.Username}, messageID, data)
 	u := h.nextUpdate()
 	u.CallbackQuery = &telegram.CallbackQuery{ID: id, From: user, Data: data,
-		Message: &telegram.Message{MessageID: messageID, Chat: telegram.Chat{ID: forumChat, Type: "supergroup", Title: "Ops"}, ReplyMarkup: h.msg.ReplyMarkup}}
+		Message: &telegram.Message{MessageID: messageID, Chat: telegram.Chat{ID: chat.ID, Type: chat.Type, Title: chat.Title}, ReplyMarkup: markup}}
 	before := len(h.fake.Calls("answerCallbackQuery"))
 	if err := h.bot.HandleUpdate(t.Context(), u); err != nil {
 		t.Fatalf("HandleUpdate: %v", err)
@@ -178,7 +205,8 @@ func TestButtonsChatAdminsOnly(t *testing.T) {
 }
 
 func TestButtonsExpiredForeignAndFailures(t *testing.T) {
-	amDown := errors.New(`alertmanager: all 1 peers failed; last error: connection refused`)
+	amDown := &url.Error{Op: "Post", URL: "http://127.0.0.1:19093/api/v2/silences",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}}
 	sil := &recordingSilencer{create: func(context.Context, alertmanager.Silence) (string, error) { return "", amDown }}
 	h := newButtonsHarness(t, bot.RouteActions{}, sil, time.Minute)
 	ack := h.button(t, "Ack")
@@ -187,8 +215,10 @@ func TestButtonsExpiredForeignAndFailures(t *testing.T) {
 	if a := h.press(t, alice, h.msg.MessageID+1, ack); !strings.Contains(a.Text, "expired") {
 		t.Errorf("button on another message answered %+v", a)
 	}
-	// Alertmanager failing: the presser sees why, the message is unchanged.
-	if a := h.press(t, alice, h.msg.MessageID, ack); !a.ShowAlert || !strings.Contains(a.Text, "connection refused") {
+	// Alertmanager failing: the presser sees a short cause and a reference,
+	// not the internal address; the message is unchanged.
+	if a := h.press(t, alice, h.msg.MessageID, ack); !a.ShowAlert || !strings.Contains(a.Text, "Alertmanager is unreachable") ||
+		!strings.Contains(a.Text, "ref ") || strings.Contains(a.Text, "127.0.0.1") || strings.Contains(a.Text, "dial") {
 		t.Errorf("press with Alertmanager down answered %+v", a)
 	}
 	if edits := h.fake.Edits(); len(edits) != 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/alertgram/alertgram/internal/alertmanager"
@@ -52,6 +53,14 @@ func (a *Actions) HandleCallback(ctx context.Context, q *telegram.CallbackQuery)
 		a.refuse(ctx, q, cb.Action, "This button has expired.", false)
 		return nil
 	}
+	if cb.SilenceID != "" && !a.listedSilenceOfRoute(ctx, p) {
+		a.refuse(ctx, q, "not_allowed", "This silence does not belong to this chat's routes.", true)
+		return nil
+	}
+	if !a.routeDelivers(ctx, p) {
+		a.refuse(ctx, q, "not_allowed", "This chat no longer gets this route's alerts, so its buttons are off.", true)
+		return nil
+	}
 	ok, err := a.authorize(ctx, p.ra, msg.ChatID, q.From)
 	if err != nil {
 		p.log.Error("could not check the presser's rights; refused", "err", err)
@@ -63,6 +72,11 @@ func (a *Actions) HandleCallback(ctx context.Context, q *telegram.CallbackQuery)
 		a.refuse(ctx, q, "not_allowed", "You are not allowed to ack or silence alerts of this route.", true)
 		return nil
 	}
+	if why := notOffered(p.ra, cb); why != "" {
+		p.log.Warn("audit: press refused: the route no longer offers this button", "reason", why)
+		a.refuse(ctx, q, "not_offered", "This button is no longer offered: "+why+".", true)
+		return nil
+	}
 	switch cb.Action {
 	case actSilenceMenu:
 		a.showMenu(ctx, p)
@@ -72,6 +86,60 @@ func (a *Actions) HandleCallback(ctx context.Context, q *telegram.CallbackQuery)
 		a.carryOut(ctx, p)
 	}
 	return nil
+}
+
+// notOffered says why the route's current settings no longer offer what a
+// button does ("" if they do): the config may have changed since the
+// keyboard was made, and a button must not outlive the setting behind it.
+// Undoing (Unsilence, Unack, Cancel) is always offered.
+func notOffered(ra RouteActions, cb store.Callback) string {
+	switch cb.Action {
+	case actAck:
+		if !ra.Ack {
+			return "this route has no Ack button"
+		}
+	case actSilenceMenu, actSilence:
+		if !ra.Silence {
+			return "this route has no Silence button"
+		}
+		if cb.Action == actSilence && !slices.Contains(ra.SilenceDurations, cb.Duration) {
+			return "this route does not offer a " + shortDuration(cb.Duration) + " silence"
+		}
+	}
+	return ""
+}
+
+// routeDelivers tells whether the message's route still delivers to its
+// chat (a static chat, or an active subscription): after /stop, or once a
+// route no longer lists the chat, its old buttons do nothing.
+func (a *Actions) routeDelivers(ctx context.Context, p *press) bool {
+	routes, err := a.chatRoutes(ctx, p.msg.ChatID)
+	if err != nil {
+		p.log.Warn("could not list the chat's routes; press refused", "err", err)
+		return false
+	}
+	_, ok := routes[p.msg.Route]
+	if !ok {
+		p.log.Warn("audit: press refused: the route no longer delivers to this chat")
+	}
+	return ok
+}
+
+// listedSilenceOfRoute checks an Unsilence button of a /silences listing
+// against alertgram's record of the silence: it must be one alertgram made
+// for the route the listing was for, which is then the route the press is
+// authorised against.
+func (a *Actions) listedSilenceOfRoute(ctx context.Context, p *press) bool {
+	rec, err := a.store.SilenceRecord(ctx, p.msg.Source, p.cb.SilenceID)
+	if err != nil {
+		p.log.Warn("audit: press refused: no record of this silence", "silence_id", p.cb.SilenceID, "err", err)
+		return false
+	}
+	if rec.Route != p.msg.Route {
+		p.log.Warn("audit: press refused: the silence belongs to another route", "silence_id", rec.ID, "silence_route", rec.Route)
+		return false
+	}
+	return true
 }
 
 func (a *Actions) sameMessage(q *telegram.CallbackQuery, msg store.ActionMessage) bool {
@@ -95,7 +163,7 @@ func (a *Actions) answer(ctx context.Context, q *telegram.CallbackQuery, text st
 func (a *Actions) showMenu(ctx context.Context, p *press) {
 	set := &buttonSet{messageID: p.msg.ID, now: a.cfg.Now()}
 	kb := keyboard(append(set.menuRows(p.ra), urlRow(p.q.Message))...)
-	if err := a.store.AddCallbacks(ctx, set.records); err != nil {
+	if err := a.store.ReplaceCallbacks(ctx, p.msg.ID, set.records); err != nil {
 		p.log.Error("storing the silence menu", "err", err)
 		a.answer(ctx, p.q, "Could not open the menu; try again.", true)
 		return
@@ -119,12 +187,13 @@ func (a *Actions) restoreKeyboard(ctx context.Context, p *press) {
 }
 
 // stateKeyboard makes (and stores) the keyboard of the action message id
-// in state: the state's buttons, then the link row.
+// in state: the state's buttons, then the link row. The buttons of the
+// keyboard it replaces are revoked.
 func (a *Actions) stateKeyboard(ctx context.Context, id int64, ra RouteActions, state string,
 	links []telegram.InlineKeyboardButton) (*telegram.InlineKeyboardMarkup, error) {
 	set := &buttonSet{messageID: id, now: a.cfg.Now()}
 	kb := keyboard(set.stateRow(ra, state), links)
-	if err := a.store.AddCallbacks(ctx, set.records); err != nil {
+	if err := a.store.ReplaceCallbacks(ctx, id, set.records); err != nil {
 		return nil, err
 	}
 	return kb, nil
@@ -187,21 +256,21 @@ func (a *Actions) carryOut(ctx context.Context, p *press) {
 // finish tells the presser how it went: in the answer when it is still
 // open, else (only for a failure) in a reply to the alert message.
 func (a *Actions) finish(ctx context.Context, p *press, o outcome, answerOpen bool) {
-	result := "ok"
+	result, failure := "ok", ""
 	if o.err != nil {
 		result = "failed"
-		p.log.Warn("action failed; Alertmanager unchanged", "err", o.err)
+		failure = publicFailure(p.log, p.msg.Source, "action failed; Alertmanager unchanged", o.err)
 	}
 	a.metrics.presses.WithLabelValues(p.cb.Action, result).Inc()
 	switch {
 	case answerOpen && o.err != nil:
-		a.answer(ctx, p.q, "Failed: "+o.err.Error(), true)
+		a.answer(ctx, p.q, "Failed: "+failure, true)
 	case answerOpen:
 		a.answer(ctx, p.q, o.answer, false)
 	case o.err != nil && a.pace(ctx, p.msg.ChatID):
 		_, err := a.api.SendMessage(ctx, telegram.SendMessageParams{
 			ChatID: p.msg.ChatID, MessageThreadID: p.msg.ThreadID, DisableNotification: true,
-			Text:            fmt.Sprintf("%s: %s failed: %v", actor(p.q.From), p.cb.Action, o.err),
+			Text:            fmt.Sprintf("%s: %s failed: %s", actor(p.q.From), p.cb.Action, failure),
 			ReplyParameters: &telegram.ReplyParameters{MessageID: p.msg.MessageID, AllowSendingWithoutReply: true},
 		})
 		if err != nil {
@@ -215,7 +284,7 @@ func (a *Actions) finish(ctx context.Context, p *press, o outcome, answerOpen bo
 func (a *Actions) perform(ctx context.Context, p *press) outcome {
 	sil, ok := a.silencer(p.msg.Source, p.msg.Route)
 	if !ok {
-		return outcome{err: fmt.Errorf("no Alertmanager is configured for %s alerts", p.msg.Source)}
+		return outcome{err: errNoSilencer}
 	}
 	switch p.cb.Action {
 	case actAck:
@@ -254,6 +323,10 @@ func (a *Actions) silence(ctx context.Context, p *press, sil Silencer, state str
 		return outcome{err: err}
 	}
 	p.log.Info("audit: silence created", "kind", state, "silence_id", id, "matchers", matcherText(p.msg.SilenceLabels), "until", s.EndsAt)
+	a.recordSilence(ctx, p.log, store.SilenceRecord{
+		Source: p.msg.Source, ID: id, Route: p.msg.Route, ChatID: p.msg.ChatID, Kind: state,
+		CreatedBy: who, EndsAt: s.EndsAt, CreatedAt: now,
+	})
 	if p.msg.State == store.ActionStateAcked {
 		// A silence replaces the ack; the ack's short silence goes.
 		a.expire(ctx, p.log, sil, p.msg.SilenceID)
@@ -283,6 +356,15 @@ func (a *Actions) unsilence(ctx context.Context, p *press, sil Silencer) outcome
 		return outcome{answer: "Ack withdrawn.", show: show}
 	}
 	return outcome{answer: "Silence expired.", show: show}
+}
+
+// recordSilence remembers a silence alertgram made, for /silences. The
+// silence exists in Alertmanager already, so a failure is logged: the
+// message's own Unsilence button still works, only the listing misses it.
+func (a *Actions) recordSilence(ctx context.Context, l *slog.Logger, r store.SilenceRecord) {
+	if err := a.store.RecordSilence(ctx, r); err != nil {
+		l.Error("recording the silence; /silences will not list it", "silence_id", r.ID, "err", err)
+	}
 }
 
 func (a *Actions) expire(ctx context.Context, l *slog.Logger, sil Silencer, id string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -16,8 +17,13 @@ import (
 // inside Telegram's 64-character, [A-Za-z0-9_-] start parameter.
 const tokenBytes = 24
 
-// DefaultLinkTTL is how long a link works when no TTL is given.
+// DefaultLinkTTL is how long a link works when no TTL is given (or
+// MaxTTL, when that is shorter).
 const DefaultLinkTTL = 24 * time.Hour
+
+// ErrLinkTTLTooLong is returned (wrapped, naming the limit) for a TTL
+// over LinkRequest.MaxTTL.
+var ErrLinkTTLTooLong = errors.New("ttl is longer than links.max_ttl allows")
 
 // LinkStore stores link tokens.
 type LinkStore interface {
@@ -29,6 +35,7 @@ type LinkRequest struct {
 	Route     string
 	Group     bool          // ?startgroup= instead of ?start=
 	TTL       time.Duration // 0: DefaultLinkTTL
+	MaxTTL    time.Duration // the longest TTL allowed (links.max_ttl); 0: no limit
 	Matchers  []string      // Alertmanager matchers: severity="critical", team=~"db|infra"
 	CreatedBy string
 }
@@ -51,9 +58,15 @@ func CreateLink(ctx context.Context, st LinkStore, username string, req LinkRequ
 	}
 	if req.TTL == 0 {
 		req.TTL = DefaultLinkTTL
+		if req.MaxTTL > 0 {
+			req.TTL = min(req.TTL, req.MaxTTL)
+		}
 	}
 	if req.TTL < 0 {
 		return Link{}, fmt.Errorf("ttl: must be positive, got %v", req.TTL)
+	}
+	if req.MaxTTL > 0 && req.TTL > req.MaxTTL {
+		return Link{}, fmt.Errorf("ttl: %v: %w (%v)", req.TTL, ErrLinkTTLTooLong, req.MaxTTL)
 	}
 	matchers, err := alert.NormaliseMatchers(req.Matchers)
 	if err != nil {

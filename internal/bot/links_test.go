@@ -104,6 +104,8 @@ func TestCreateLinkRejects(t *testing.T) {
 		{name: "negative TTL", username: botName, req: bot.LinkRequest{Route: "oncall", TTL: -time.Hour}, wantErr: "ttl"},
 		{name: "invalid matcher", username: botName, req: bot.LinkRequest{Route: "oncall", Matchers: []string{"=x"}}, wantErr: `matcher "=x"`},
 		{name: "invalid regexp matcher", username: botName, req: bot.LinkRequest{Route: "oncall", Matchers: []string{`a=~"(("`}}, wantErr: "matcher"},
+		{name: "TTL over links.max_ttl", username: botName, req: bot.LinkRequest{Route: "oncall", TTL: 2562047 * time.Hour, MaxTTL: 720 * time.Hour},
+			wantErr: "ttl: 2562047h0m0s: ttl is longer than links.max_ttl allows (720h0m0s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,4 +123,20 @@ func TestCreateLinkRejects(t *testing.T) {
 			t.Errorf("CreateLink with no route = %v, want the store's refusal", err)
 		}
 	})
+}
+
+// Without a TTL a link lives DefaultLinkTTL, or links.max_ttl when that is
+// shorter; a TTL up to the limit is kept.
+func TestCreateLinkTTLWithinMax(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for _, tt := range []struct{ ttl, max, want time.Duration }{
+		{0, 0, bot.DefaultLinkTTL},
+		{0, time.Hour, time.Hour},
+		{720 * time.Hour, 720 * time.Hour, 720 * time.Hour},
+	} {
+		l, err := bot.CreateLink(t.Context(), h.st, botName, bot.LinkRequest{Route: "oncall", TTL: tt.ttl, MaxTTL: tt.max}, t0)
+		if err != nil || !l.ExpiresAt.Equal(t0.Add(tt.want)) {
+			t.Errorf("ttl %v max %v: expires %v, %v; want %v", tt.ttl, tt.max, l.ExpiresAt, err, t0.Add(tt.want))
+		}
+	}
 }

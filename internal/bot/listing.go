@@ -95,7 +95,7 @@ func (a *Actions) ListAlerts(ctx context.Context, m *telegram.Message) error {
 		q := alertmanager.AlertsQuery{Active: true, Receiver: cmp.Or(a.cfg.Routes[route].Receiver, a.receivers.regex(route))}
 		alerts, err := sil.Alerts(ctx, q)
 		if err != nil {
-			a.send(ctx, m, "Could not ask Alertmanager: "+err.Error(), nil)
+			a.send(ctx, m, "Could not list the alerts: "+publicFailure(a.log, string(alert.SourceAlertmanager), "/alerts: asking Alertmanager failed", err), nil)
 			return nil
 		}
 		for _, al := range alerts {
@@ -135,8 +135,10 @@ func alertLine(route string, al alertmanager.Alert) string {
 	return fmt.Sprintf("• %s (%s) %s — since %s", al.Labels["alertname"], route, strings.Join(extra, " "), clock(al.StartsAt))
 }
 
-// ListSilences answers /silences: the active silences made from Telegram
-// for the chat's routes, each with an Unsilence button.
+// ListSilences answers /silences: the active silences alertgram made for
+// the chat's routes, each with an Unsilence button. Which silences those
+// are comes from alertgram's own records (route, chat, creator), never
+// from a silence's comment, which anyone can type in Alertmanager's UI.
 func (a *Actions) ListSilences(ctx context.Context, m *telegram.Message) error {
 	routes, err := a.chatRoutes(ctx, m.Chat.ID)
 	if err != nil {
@@ -147,14 +149,29 @@ func (a *Actions) ListSilences(ctx context.Context, m *telegram.Message) error {
 		a.send(ctx, m, "Nothing to list: no Alertmanager or no route for this chat.", nil)
 		return nil
 	}
-	all, err := sil.Silences(ctx, nil)
-	if err != nil {
-		a.send(ctx, m, "Could not ask Alertmanager: "+err.Error(), nil)
-		return nil
+	records := map[string]map[string]bool{} // route → ids of its silences
+	for route := range routes {
+		recs, err := a.store.RouteSilences(ctx, string(alert.SourceAlertmanager), route, a.cfg.Now())
+		if err != nil {
+			return fmt.Errorf("listing the silences of route %s: %w", route, err)
+		}
+		for _, r := range recs {
+			if records[route] == nil {
+				records[route] = map[string]bool{}
+			}
+			records[route][r.ID] = true
+		}
+	}
+	var all []alertmanager.Silence
+	if len(records) > 0 {
+		if all, err = sil.Silences(ctx, nil); err != nil {
+			a.send(ctx, m, "Could not list the silences: "+publicFailure(a.log, string(alert.SourceAlertmanager), "/silences: asking Alertmanager failed", err), nil)
+			return nil
+		}
 	}
 	sent := false
-	for _, route := range slices.Sorted(maps.Keys(routes)) {
-		mine := routeSilences(all, route)
+	for _, route := range slices.Sorted(maps.Keys(records)) {
+		mine := activeOf(all, records[route])
 		if len(mine) == 0 {
 			continue
 		}
@@ -167,12 +184,12 @@ func (a *Actions) ListSilences(ctx context.Context, m *telegram.Message) error {
 	return nil
 }
 
-// routeSilences are the active silences whose comment names route (as
-// silenceComment writes it), soonest to end first.
-func routeSilences(all []alertmanager.Silence, route string) []alertmanager.Silence {
+// activeOf returns the active silences among all whose ids are in ids,
+// soonest to end first, at most maxListed.
+func activeOf(all []alertmanager.Silence, ids map[string]bool) []alertmanager.Silence {
 	var out []alertmanager.Silence
 	for _, s := range all {
-		if s.State == alertmanager.StateActive && strings.Contains(s.Comment, "alertgram route "+route+".") {
+		if s.State == alertmanager.StateActive && ids[s.ID] {
 			out = append(out, s)
 		}
 	}
@@ -226,6 +243,9 @@ func (a *Actions) unsilenceListed(ctx context.Context, p *press, sil Silencer) o
 		return outcome{err: err}
 	}
 	p.log.Info("audit: silence expired", "silence_id", p.cb.SilenceID, "from", "/silences")
+	if err := a.store.RevokeCallbacks(ctx, p.cb.ID); err != nil {
+		p.log.Warn("revoking the pressed Unsilence button failed", "err", err)
+	}
 	show := func(ctx context.Context) {
 		var rows [][]telegram.InlineKeyboardButton
 		if p.q.Message != nil && p.q.Message.ReplyMarkup != nil {

@@ -143,6 +143,7 @@ func TestFullConfig(t *testing.T) {
 		Alertmanager: alertmanagerAt("http://alertmanager.internal:9093"),
 		Grafana:      defaultGrafana(),
 		Delivery:     defaultDelivery(),
+		Links:        Links{MaxTTL: 7 * 24 * time.Hour},
 		Actions:      Actions{CallbackTTL: 168 * time.Hour, AckCheckInterval: 30 * time.Second},
 		WebhookAuth:  WebhookAuth{BasicAuth: &BasicAuth{Username: "alertmanager", Password: "full-basic-password"}},
 		Routes: []Route{{
@@ -195,6 +196,7 @@ func TestMinimalConfigDefaults(t *testing.T) {
 		Alertmanager: alertmanagerAt("http://127.0.0.1:9093"),
 		Grafana:      defaultGrafana(),
 		Delivery:     defaultDelivery(),
+		Links:        Links{MaxTTL: DefaultLinkMaxTTL},
 		Actions:      defaultActions(),
 		Routes:       []Route{{Name: "oncall", ParseMode: ParseModeHTML, Template: "default", Actions: defaultRouteActions()}},
 		Dir:          dir,

@@ -120,6 +120,7 @@ func defaults(hostname func() (string, error)) *Config {
 		Grafana:      defaultGrafana(),
 		Delivery:     defaultDelivery(),
 		Actions:      defaultActions(),
+		Links:        Links{MaxTTL: DefaultLinkMaxTTL},
 	}
 }
 

@@ -27,6 +27,7 @@ type Config struct {
 	Actions      Actions      `yaml:"actions"`
 	WebhookAuth  WebhookAuth  `yaml:"webhook_auth"`
 	Admin        Admin        `yaml:"admin"`
+	Links        Links        `yaml:"links"`
 	Delivery     Delivery     `yaml:"delivery"`
 	Routes       []Route      `yaml:"routes"`
 

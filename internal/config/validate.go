@@ -68,6 +68,7 @@ func (c *Config) Validate() error {
 	p.routes(c.Routes)
 	p.delivery(c.Delivery)
 	p.actions(c.Actions)
+	p.links(c.Links)
 	return errors.Join(p...)
 }
 

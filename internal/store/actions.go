@@ -67,9 +67,17 @@ type Actions interface {
 	// SaveActionMessage stores a sent message and its buttons (their
 	// ActionMessageID is set to the new message's id) and returns its id.
 	SaveActionMessage(ctx context.Context, m ActionMessage, buttons []Callback) (int64, error)
-	// AddCallbacks stores more buttons of existing messages (a menu
-	// opened in place).
+	// AddCallbacks stores more buttons of existing messages.
 	AddCallbacks(ctx context.Context, buttons []Callback) error
+	// ReplaceCallbacks makes buttons the only live buttons of the action
+	// message id: the records of its earlier keyboards are revoked in the
+	// same transaction, so a button of a keyboard that was replaced (a
+	// closed menu, a state left behind) answers "expired". Empty buttons
+	// revoke them all.
+	ReplaceCallbacks(ctx context.Context, id int64, buttons []Callback) error
+	// RevokeCallbacks deletes the records of the buttons ids (one button
+	// removed from a keyboard); unknown ids are ignored.
+	RevokeCallbacks(ctx context.Context, ids ...string) error
 	// LookupCallback returns a button and its message, or ErrNotFound.
 	LookupCallback(ctx context.Context, id string) (Callback, ActionMessage, error)
 	// SetActionState records a message's new state; ErrNotFound if unknown.

@@ -63,6 +63,35 @@ func (s *sqlStore) AddCallbacks(ctx context.Context, buttons []Callback) error {
 	return wrapErr("add callbacks", tx.Commit())
 }
 
+func (s *sqlStore) ReplaceCallbacks(ctx context.Context, id int64, buttons []Callback) error {
+	for _, b := range buttons {
+		if b.ActionMessageID != id {
+			return fmt.Errorf("store: replace callbacks: button %q belongs to message %d, not %d", b.ID, b.ActionMessageID, id)
+		}
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapErr("replace callbacks", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM callbacks WHERE action_message_id = $1`, id); err != nil {
+		return wrapErr("replace callbacks", err)
+	}
+	if err := insertCallbacks(ctx, tx, s.d, buttons); err != nil {
+		return err
+	}
+	return wrapErr("replace callbacks", tx.Commit())
+}
+
+func (s *sqlStore) RevokeCallbacks(ctx context.Context, ids ...string) error {
+	for _, id := range ids {
+		if _, err := s.write.ExecContext(ctx, `DELETE FROM callbacks WHERE id = $1`, id); err != nil {
+			return wrapErr("revoke callbacks", err)
+		}
+	}
+	return nil
+}
+
 func insertCallbacks(ctx context.Context, tx *sql.Tx, d dialect, buttons []Callback) error {
 	for _, b := range buttons {
 		if b.ID == "" || len(b.ID) > 64 {

@@ -13,6 +13,9 @@ func actionTests() []conformanceTest {
 		{"ActionStateAndQueries", testActionStateAndQueries},
 		{"CallbackErrors", testCallbackErrors},
 		{"PruneActionMessages", testPruneActionMessages},
+		{"ReplaceCallbacksRevokesOldButtons", testReplaceCallbacks},
+		{"RevokeCallbacks", testRevokeCallbacks},
+		{"SilenceRecords", testSilenceRecords},
 	}
 }
 
@@ -138,5 +141,119 @@ func testPruneActionMessages(t *testing.T, s Store) {
 	}
 	if _, _, err := s.LookupCallback(t.Context(), "fresh-button"); err != nil {
 		t.Fatalf("fresh button: %v", err)
+	}
+}
+
+func testReplaceCallbacks(t *testing.T, s Store) {
+	id, err := s.SaveActionMessage(t.Context(), sampleActionMessage(-100123, 56, "g"), []Callback{
+		{ID: "ack-bbbbbbbbbbbbbbbb", Action: "ack", CreatedAt: t0},
+		{ID: "sil-bbbbbbbbbbbbbbbb", Action: "silence_menu", CreatedAt: t0},
+	})
+	if err != nil {
+		t.Fatalf("SaveActionMessage: %v", err)
+	}
+	other, err := s.SaveActionMessage(t.Context(), sampleActionMessage(-100123, 57, "g"), []Callback{
+		{ID: "ack-cccccccccccccccc", Action: "ack", CreatedAt: t0},
+	})
+	if err != nil {
+		t.Fatalf("SaveActionMessage: %v", err)
+	}
+	menu := []Callback{
+		{ID: "s1h-bbbbbbbbbbbbbbb", ActionMessageID: id, Action: "silence", Duration: time.Hour, CreatedAt: t0},
+		{ID: "s4h-bbbbbbbbbbbbbbb", ActionMessageID: id, Action: "silence", Duration: 4 * time.Hour, CreatedAt: t0},
+	}
+	if err := s.ReplaceCallbacks(t.Context(), id, menu); err != nil {
+		t.Fatalf("ReplaceCallbacks: %v", err)
+	}
+	for _, gone := range []string{"ack-bbbbbbbbbbbbbbbb", "sil-bbbbbbbbbbbbbbbb"} {
+		if _, _, err := s.LookupCallback(t.Context(), gone); !errors.Is(err, ErrNotFound) {
+			t.Errorf("replaced button %s: err = %v, want ErrNotFound", gone, err)
+		}
+	}
+	for _, live := range []string{"s1h-bbbbbbbbbbbbbbb", "s4h-bbbbbbbbbbbbbbb", "ack-cccccccccccccccc"} {
+		if _, _, err := s.LookupCallback(t.Context(), live); err != nil {
+			t.Errorf("button %s: %v", live, err)
+		}
+	}
+	// A button of another message is refused and changes nothing.
+	wrong := []Callback{{ID: "x-bbbbbbbbbbbbbbbbbb", ActionMessageID: other, Action: "ack", CreatedAt: t0}}
+	if err := s.ReplaceCallbacks(t.Context(), id, wrong); err == nil {
+		t.Fatal("ReplaceCallbacks with another message's button: no error")
+	}
+	if _, _, err := s.LookupCallback(t.Context(), "s1h-bbbbbbbbbbbbbbb"); err != nil {
+		t.Fatalf("a refused replace revoked buttons: %v", err)
+	}
+	if err := s.ReplaceCallbacks(t.Context(), id, nil); err != nil {
+		t.Fatalf("ReplaceCallbacks(nil): %v", err)
+	}
+	if _, _, err := s.LookupCallback(t.Context(), "s4h-bbbbbbbbbbbbbbb"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after removing the keyboard: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testRevokeCallbacks(t *testing.T, s Store) {
+	_, err := s.SaveActionMessage(t.Context(), sampleActionMessage(-100123, 58, ""), []Callback{
+		{ID: "uns-1ddddddddddddddd", Action: "unsilence", SilenceID: "s-1", CreatedAt: t0},
+		{ID: "uns-2ddddddddddddddd", Action: "unsilence", SilenceID: "s-2", CreatedAt: t0},
+	})
+	if err != nil {
+		t.Fatalf("SaveActionMessage: %v", err)
+	}
+	if err := s.RevokeCallbacks(t.Context(), "uns-1ddddddddddddddd", "unknown"); err != nil {
+		t.Fatalf("RevokeCallbacks: %v", err)
+	}
+	if _, _, err := s.LookupCallback(t.Context(), "uns-1ddddddddddddddd"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("revoked button: err = %v", err)
+	}
+	if cb, _, err := s.LookupCallback(t.Context(), "uns-2ddddddddddddddd"); err != nil || cb.SilenceID != "s-2" {
+		t.Fatalf("other button = %+v, %v", cb, err)
+	}
+}
+
+func testSilenceRecords(t *testing.T, s Store) {
+	rec := func(id, route string, ends time.Duration) SilenceRecord {
+		return SilenceRecord{Source: "alertmanager", ID: id, Route: route, ChatID: -100, Kind: ActionStateSilenced,
+			CreatedBy: "@alice", EndsAt: t0.Add(ends), CreatedAt: t0}
+	}
+	for _, r := range []SilenceRecord{rec("a", "db", 4*time.Hour), rec("b", "db.prod", time.Hour),
+		rec("c", "db", time.Hour), rec("old", "db", -time.Hour)} {
+		if err := s.RecordSilence(t.Context(), r); err != nil {
+			t.Fatalf("RecordSilence(%s): %v", r.ID, err)
+		}
+	}
+	got, err := s.RouteSilences(t.Context(), "alertmanager", "db", t0)
+	if err != nil {
+		t.Fatalf("RouteSilences: %v", err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if !reflect.DeepEqual(ids, []string{"c", "a"}) {
+		t.Fatalf("route db silences = %v, want [c a] (db.prod's and ended ones left out)", ids)
+	}
+	if other, _ := s.RouteSilences(t.Context(), "grafana", "db", t0); len(other) != 0 {
+		t.Fatalf("grafana silences of db = %+v, want none", other)
+	}
+	b, err := s.SilenceRecord(t.Context(), "alertmanager", "b")
+	if err != nil || b.Route != "db.prod" || b.CreatedBy != "@alice" || b.ChatID != -100 || !b.EndsAt.Equal(utc(t0.Add(time.Hour))) {
+		t.Fatalf("SilenceRecord(b) = %+v, %v", b, err)
+	}
+	if _, err := s.SilenceRecord(t.Context(), "grafana", "b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SilenceRecord of another source: err = %v, want ErrNotFound", err)
+	}
+	moved := rec("b", "db.prod", 2*time.Hour)
+	moved.Kind = ActionStateAcked
+	if err := s.RecordSilence(t.Context(), moved); err != nil {
+		t.Fatalf("RecordSilence again: %v", err)
+	}
+	if b, _ := s.SilenceRecord(t.Context(), "alertmanager", "b"); b.Kind != ActionStateAcked || !b.EndsAt.Equal(utc(t0.Add(2*time.Hour))) {
+		t.Fatalf("updated record = %+v", b)
+	}
+	if n, err := s.PruneSilences(t.Context(), t0); err != nil || n != 1 {
+		t.Fatalf("PruneSilences = %d, %v; want 1", n, err)
+	}
+	if _, err := s.SilenceRecord(t.Context(), "alertmanager", "old"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("pruned record: err = %v", err)
 	}
 }

@@ -228,6 +228,23 @@ var migrations = []migration{
 		`ALTER TABLE action_messages ADD COLUMN photo {{bool}} NOT NULL DEFAULT FALSE`,
 		`ALTER TABLE action_messages ADD COLUMN image_url TEXT NOT NULL DEFAULT ''`,
 	}},
+	// version 8: silences alertgram made. /silences and Unsilence act on
+	// these records (which route, chat and user made a silence), never on
+	// the silence's comment, which anyone can type in Alertmanager's UI.
+	{version: 8, name: "silences", stmts: []string{
+		`CREATE TABLE silences (
+			source TEXT NOT NULL,
+			id TEXT NOT NULL,
+			route TEXT NOT NULL,
+			chat_id {{int64}} NOT NULL,
+			kind TEXT NOT NULL,
+			created_by TEXT NOT NULL,
+			ends_at {{time}} NOT NULL,
+			created_at {{time}} NOT NULL,
+			PRIMARY KEY (source, id)
+		){{strict}}`,
+		`CREATE INDEX silences_route ON silences (source, route, ends_at)`,
+	}},
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

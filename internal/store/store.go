@@ -141,4 +141,5 @@ type Store interface {
 	Subscriptions
 	Lifecycle
 	Actions
+	Silences
 }
