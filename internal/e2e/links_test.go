@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alertgram/alertgram/internal/testutil"
+)
+
+const adminToken = "admin-token-0123456789abcdef"
+
+// linkEnv is subEnv with the admin API on.
+func newLinkEnv(t *testing.T) *subEnv {
+	t.Helper()
+	fake := testutil.NewTelegram(t)
+	dir := t.TempDir()
+	e := &subEnv{fake: fake, listen: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
+	e.cfg = writeConfig(t, dir, fmt.Sprintf(`
+listen: %q
+storage: "sqlite://%s"
+telegram:
+  token: "${TEST_BOT_TOKEN}"
+  api_url: %q
+admin:
+  bearer_token: %q
+routes:
+  - name: oncall
+`, e.listen, filepath.Join(dir, "alertgram.db"), fake.URL(), adminToken))
+	return e
+}
+
+// A link is a credential until it is used: neither the CLI nor the admin
+// API makes one that outlives links.max_ttl (30 days by default).
+func TestLinkLifetimeIsCapped(t *testing.T) {
+	e := newLinkEnv(t)
+	cmd := exec.Command(binary, "link", "--config", e.cfg, "--route", "oncall", "--ttl", "2562047h")
+	cmd.Env = append(cmd.Environ(), "TEST_BOT_TOKEN="+e.fake.Token())
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "links.max_ttl") || !strings.Contains(string(out), "720h") {
+		t.Errorf("link --ttl 2562047h: err %v, output %q; want a refusal naming links.max_ttl (720h)", err, out)
+	}
+	if strings.Contains(string(out), "t.me/") {
+		t.Errorf("a link was printed: %q", out)
+	}
+
+	s := e.start(t)
+	api := "http://" + e.listen + "/api/v1/links"
+	code, body := post(t, api, adminToken, `{"route":"oncall","ttl":"2562047h"}`)
+	if code != http.StatusBadRequest || !strings.Contains(body, "links.max_ttl") {
+		t.Errorf("admin API with ttl 2562047h: %d %s; want 400 naming links.max_ttl", code, body)
+	}
+	if code, body := post(t, api, adminToken, `{"route":"oncall","ttl":"720h"}`); code != http.StatusCreated {
+		t.Errorf("admin API with ttl 720h: %d %s; want 201", code, body)
+	}
+	s.stop(t)
+}
