@@ -73,7 +73,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 	// One pacer for everything sent to chats: alert messages, edits and
 	// the bot's answers share Telegram's per-chat limits.
 	pacer := ratelimit.New(pacingLimits(cfg.Delivery), ratelimit.RealClock())
-	a.bot = bot.New(a.client, a.store, bot.Options{Pacer: pacer}, logger, reg)
+	a.bot = bot.New(a.client, a.store, bot.Options{Pacer: pacer, ReplyWorkers: bot.DefaultReplyWorkers}, logger, reg)
 	if a.silencers, err = newSilencers(cfg, logger); err != nil {
 		return nil, err
 	}
@@ -166,6 +166,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopDispatch()
 	wg.Wait()
+	a.bot.Stop(shutdownCtx) // updates no longer arrive: send or drop the bot's last answers
 	a.log.Info("alertgram stopped")
 	return err
 }
@@ -297,7 +298,8 @@ func routeSpecs(cfg *config.Config) map[string]dispatch.RouteSpec {
 // pacingLimits turns the delivery config into the limiter's windows.
 func pacingLimits(d config.Delivery) ratelimit.Limits {
 	w := func(r config.Rate) ratelimit.Window { return ratelimit.Window{Max: r.Count, Per: r.Per} }
-	return ratelimit.Limits{PerChat: w(d.PerChat), PerGroup: w(d.PerGroup), Global: w(d.Global), Margin: d.Margin, SpreadGlobal: true}
+	return ratelimit.Limits{PerChat: w(d.PerChat), PerGroup: w(d.PerGroup), Global: w(d.Global), Margin: d.Margin, SpreadGlobal: true,
+		LowReserve: d.PerGroup.Count / 2} // the bot's answers never use the half of a group's budget kept for alerts
 }
 
 func webhookAuth(w config.WebhookAuth) httpapi.Auth {

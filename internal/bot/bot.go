@@ -5,6 +5,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,10 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/patrickmn/go-cache"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/alertgram/alertgram/internal/render"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
 )
@@ -75,15 +74,34 @@ var AllowedUpdates = []string{"message", "callback_query", "my_chat_member"}
 
 // Options configure a Bot.
 type Options struct {
-	// StartLimit is how many /start attempts one chat may make per
-	// StartWindow before further ones are ignored (default 5 per minute).
-	StartLimit  int
-	StartWindow time.Duration
+	// ChatCommands and UserCommands are how many commands one chat, and
+	// one sender across chats, may give per CommandWindow (default 10 each
+	// per minute); StartLimit is how many /start attempts one chat may
+	// make per StartWindow (default 5 per minute). A command over a limit
+	// is ignored; the first one ignored in a window is answered, once, with
+	// a request to slow down.
+	ChatCommands  int
+	UserCommands  int
+	CommandWindow time.Duration
+	StartLimit    int
+	StartWindow   time.Duration
 	// Pacer is the dispatcher's: the bot's answers count against the same
 	// per-chat limits as alert messages, so that a command typed during a
-	// storm draws no 429. nil: no pacing (tests).
+	// storm draws no 429. With WaitLow (ratelimit.Limiter) they wait at low
+	// priority, behind the chat's alerts. nil: no pacing (tests).
 	Pacer Pacer
-	Now   func() time.Time
+	// ReplyWorkers is how many chats' answers are sent at once, off the
+	// update loop, from a queue of at most ReplyQueue answers (default 64;
+	// one that finds it full is dropped and logged). 0 sends an update's
+	// answers before HandleUpdate returns, though not under the handling
+	// lock (tests that read answers right after handling); alertgram uses
+	// DefaultReplyWorkers.
+	ReplyWorkers int
+	ReplyQueue   int
+	// ReplyTimeout bounds one answer: its pacing waits, Telegram and, for
+	// /alerts and /silences, Alertmanager (default 1 minute).
+	ReplyTimeout time.Duration
+	Now          func() time.Time
 }
 
 // Pacer waits for a send slot in a chat (internal/ratelimit.Limiter).
@@ -97,7 +115,9 @@ type Bot struct {
 	store   Store
 	opts    Options
 	log     *slog.Logger
-	starts  *cache.Cache // chat id → attempts in the current window
+	limits  *commandLimits // commands per chat, sender and /start; under handling
+	replies *replyQueue    // nil: answers are sent by HandleUpdate
+	sending sending        // answers with buttons being sent, for presses to wait for
 	metrics *metrics
 
 	username atomic.Value // string: the bot's username, once getMe answered
@@ -105,9 +125,11 @@ type Bot struct {
 
 	// handling serialises HandleUpdate, so that a redelivery racing the
 	// first delivery (a webhook retry while it is still handled) finds it
-	// handled. It guards lastPrune.
+	// handled. It guards lastPrune and pending, and is never held while an
+	// answer waits for its pacing slot or for Telegram.
 	handling  sync.Mutex
-	lastPrune time.Time // Options.Now of the last prune; zero before the first
+	lastPrune time.Time  // Options.Now of the last prune; zero before the first
+	pending   []replyJob // the answers of the update being handled
 }
 
 // New builds a bot.
@@ -118,14 +140,33 @@ func New(api API, st Store, opts Options, l *slog.Logger, reg prometheus.Registe
 	if opts.StartWindow == 0 {
 		opts.StartWindow = time.Minute
 	}
+	opts.ChatCommands = cmp.Or(opts.ChatCommands, 10)
+	opts.UserCommands = cmp.Or(opts.UserCommands, 10)
+	opts.CommandWindow = cmp.Or(opts.CommandWindow, time.Minute)
+	opts.ReplyQueue = cmp.Or(opts.ReplyQueue, 64)
+	opts.ReplyTimeout = cmp.Or(opts.ReplyTimeout, time.Minute)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Bot{
+	b := &Bot{
 		api: api, store: st, opts: opts,
 		log:     l.With("component", "bot"),
-		starts:  cache.New(opts.StartWindow, 2*opts.StartWindow),
+		limits:  newCommandLimits(opts.Now),
 		metrics: newMetrics(reg),
+	}
+	if opts.ReplyWorkers > 0 {
+		b.replies = newReplyQueue(opts.ReplyWorkers, opts.ReplyQueue, opts.ReplyTimeout, b.log, b.metrics)
+	}
+	return b
+}
+
+// Stop stops answering: it waits a moment (at most 2 s, or until ctx
+// ends) for the answers queued, drops the rest, cancels those under way
+// and returns once no reply worker runs. Answers to updates handled after
+// Stop are dropped. Call it once updates no longer arrive.
+func (b *Bot) Stop(ctx context.Context) {
+	if b.replies != nil {
+		b.replies.stop(ctx)
 	}
 }
 
@@ -136,6 +177,9 @@ func (b *Bot) UseActions(a *Actions) { b.actions = a }
 // onCallback hands a button press to Actions; without them every press is
 // still answered, so the client's spinner stops.
 func (b *Bot) onCallback(ctx context.Context, q *telegram.CallbackQuery) error {
+	if q.Message != nil {
+		b.sending.wait(ctx, q.Message.Chat.ID)
+	}
 	if b.actions != nil {
 		return b.actions.HandleCallback(ctx, q)
 	}
@@ -169,9 +213,37 @@ func (b *Bot) SetCommands(ctx context.Context) error {
 // again (the store failed); user mistakes are answered, not returned. An
 // update whose handling failed is not recorded, so its redelivery is
 // handled.
+//
+// Answers are sent after the handling, without the handling lock: queued
+// for the reply workers (HandleUpdate does not wait for them) or, without
+// workers, sent before HandleUpdate returns. Either way no answer waiting
+// for its pacing slot or for Telegram holds up another update, and an
+// answer is at most once: one lost in a crash is not sent again.
 func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) error {
+	answers, err := b.handle(ctx, u)
+	for _, j := range answers {
+		if b.replies != nil {
+			b.replies.submit(j)
+		} else {
+			runJob(ctx, b.opts.ReplyTimeout, j)
+		}
+	}
+	return err
+}
+
+// handle handles u under the handling lock and returns its answers.
+func (b *Bot) handle(ctx context.Context, u telegram.Update) ([]replyJob, error) {
 	b.handling.Lock()
 	defer b.handling.Unlock()
+	err := b.handleOnce(ctx, u)
+	answers := b.pending
+	b.pending = nil
+	return answers, err
+}
+
+// handleOnce handles u unless it was handled, and records it handled; call
+// with b.handling held.
+func (b *Bot) handleOnce(ctx context.Context, u telegram.Update) error {
 	b.pruneHandled(ctx)
 	handled, err := b.store.UpdateHandled(ctx, u.UpdateID)
 	if err != nil {
@@ -242,10 +314,14 @@ func (b *Bot) onMessage(ctx context.Context, m *telegram.Message) error {
 		return b.migrate(ctx, m.Chat.ID, m.MigrateToChatID)
 	}
 	cmd, arg, ok := b.parseCommand(m)
-	if !ok {
-		return nil
+	if !ok || !b.answers(cmd) {
+		return nil // not ours to answer
 	}
 	l := b.log.With("chat_id", m.Chat.ID, "command", cmd, "user", userName(m.From))
+	if b.limited(l, m, cmd) {
+		b.metrics.commands.WithLabelValues(cmd, "limited").Inc()
+		return nil
+	}
 	var err error
 	switch cmd {
 	case "start":
@@ -255,22 +331,17 @@ func (b *Bot) onMessage(ctx context.Context, m *telegram.Message) error {
 	case "status":
 		err = b.status(ctx, m)
 	case "alerts", "silences":
-		if b.actions == nil {
-			return nil
-		}
-		if cmd == "alerts" {
-			err = b.actions.ListAlerts(ctx, m)
-		} else {
-			err = b.actions.ListSilences(ctx, m)
-		}
+		b.list(l, m, cmd)
+		b.count(m, cmd)
+		return nil // its result is counted once listed
 	case "help":
-		b.reply(ctx, m, helpText)
-	default:
-		return nil // not ours to answer
+		b.reply(m, helpText)
 	}
 	result := "ok"
 	if err != nil {
 		result = "error"
+	} else {
+		b.count(m, cmd)
 	}
 	b.metrics.commands.WithLabelValues(cmd, result).Inc()
 	return err
@@ -299,37 +370,6 @@ func thread(m *telegram.Message) int64 {
 	return 0
 }
 
-// reply answers in the same chat and topic as plain text: no parse mode, so
-// nothing a user typed can break it.
-func (b *Bot) reply(ctx context.Context, m *telegram.Message, text string) {
-	sendReply(ctx, b.api, b.opts.Pacer, b.log, m, text, nil)
-}
-
-// maxReplyRunes keeps the bot's answers under Telegram's 4096 limit.
-const maxReplyRunes = 4000
-
-// sendReply answers m in its chat and topic with text (cut to fit) and kb,
-// once pacer grants the chat a slot; ok is false if it was not sent.
-func sendReply(ctx context.Context, api interface {
-	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
-}, pacer Pacer, log *slog.Logger, m *telegram.Message, text string, kb *telegram.InlineKeyboardMarkup,
-) (sent telegram.Message, ok bool) {
-	if pacer != nil {
-		if err := pacer.Wait(ctx, m.Chat.ID); err != nil {
-			return sent, false
-		}
-	}
-	sent, err := api.SendMessage(ctx, telegram.SendMessageParams{
-		ChatID: m.Chat.ID, MessageThreadID: thread(m), Text: render.TruncateRunes(maxReplyRunes, text), ReplyMarkup: kb,
-		LinkPreviewOptions: &telegram.LinkPreviewOptions{IsDisabled: true},
-	})
-	if err != nil {
-		log.Warn("reply failed", "chat_id", m.Chat.ID, "err", err)
-		return sent, false
-	}
-	return sent, true
-}
-
 func userName(u *telegram.User) string {
 	if u == nil {
 		return "unknown"
@@ -352,6 +392,6 @@ func chatTitle(c telegram.Chat) string {
 
 // isStoreErr tells store failures (retry the update) from answers.
 func isStoreErr(err error) bool {
-	return err != nil && !errors.Is(err, store.ErrTokenUnknown) &&
-		!errors.Is(err, store.ErrTokenExpired) && !errors.Is(err, store.ErrTokenUsed)
+	return err != nil && !errors.Is(err, store.ErrTokenUnknown) && !errors.Is(err, store.ErrTokenExpired) &&
+		!errors.Is(err, store.ErrTokenUsed) && !errors.Is(err, store.ErrTokenWrongChat)
 }

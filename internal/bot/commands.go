@@ -24,15 +24,45 @@ const noTokenText = `Hi! I deliver alerts, but this chat is not subscribed yet.
 
 Ask your operator for a subscription link (they create one with "alertgram link --route NAME") and open it here, or add me to a group with a "startgroup" link.`
 
-// start redeems a deep-link token.
-func (b *Bot) start(ctx context.Context, l *slog.Logger, m *telegram.Message, token string) error {
-	if b.startsUsed(m.Chat.ID) >= b.opts.StartLimit {
-		l.Warn("too many /start attempts; ignored")
-		return nil
+// answers reports whether cmd is a command the bot answers.
+func (b *Bot) answers(cmd string) bool {
+	switch cmd {
+	case "start", "stop", "status", "help":
+		return true
+	case "alerts", "silences":
+		return b.actions != nil
 	}
+	return false
+}
+
+const listFailedText = "Sorry, I could not read this chat's routes just now. Please try again in a minute."
+
+// list answers /alerts or /silences as one answer job: the listing asks
+// Alertmanager and sends its own messages, so it runs where answers are
+// sent, off the handling lock. A failure (the store) is answered and
+// logged; the update is not delivered again for it.
+func (b *Bot) list(l *slog.Logger, m *telegram.Message, cmd string) {
+	list := b.actions.ListAlerts
+	if cmd == "silences" {
+		list = b.actions.ListSilences
+	}
+	b.later(m, func(ctx context.Context, m *telegram.Message) {
+		result := "ok"
+		if err := list(ctx, m); err != nil {
+			result = "error"
+			l.Error("listing failed", "err", err)
+			sendReply(ctx, b.api, b.opts.Pacer, b.log, m, listFailedText, nil)
+		}
+		b.metrics.commands.WithLabelValues(cmd, result).Inc()
+	})
+}
+
+// start redeems a deep-link token. Its attempts are limited per chat
+// (Options.StartLimit, see limited) so a chat cannot hammer the token
+// table; only answered attempts count.
+func (b *Bot) start(ctx context.Context, l *slog.Logger, m *telegram.Message, token string) error {
 	if token == "" {
-		b.countStart(m.Chat.ID)
-		b.reply(ctx, m, noTokenText)
+		b.reply(m, noTokenText)
 		return nil
 	}
 	sub, err := b.store.RedeemLinkToken(ctx, token, b.opts.Now(), store.Subscription{
@@ -43,37 +73,24 @@ func (b *Bot) start(ctx context.Context, l *slog.Logger, m *telegram.Message, to
 		// find the chat's budget spent by our own failure.
 		return fmt.Errorf("redeeming link token: %w", err)
 	}
-	b.countStart(m.Chat.ID)
 	if err != nil {
 		l.Info("link token refused", "reason", err)
-		b.reply(ctx, m, tokenRefusal(err))
+		b.reply(m, tokenRefusal(err, m.Chat.ID < 0))
 		return nil
 	}
 	l.Info("chat subscribed", "route", sub.Route, "thread_id", sub.ThreadID, "matchers", sub.Matchers)
-	b.reply(ctx, m, welcome(sub))
+	b.reply(m, welcome(sub))
 	return nil
 }
 
-// startsUsed and countStart keep per-chat /start attempts in go-cache for
-// StartWindow, so a chat cannot hammer the token table. Only answered
-// attempts count.
-func (b *Bot) startsUsed(chat int64) int {
-	n, ok := b.starts.Get(fmt.Sprint(chat))
-	if !ok {
-		return 0
-	}
-	return n.(int)
-}
-
-func (b *Bot) countStart(chat int64) {
-	key := fmt.Sprint(chat)
-	if err := b.starts.Add(key, 1, 0); err != nil {
-		_, _ = b.starts.IncrementInt(key, 1)
-	}
-}
-
-func tokenRefusal(err error) string {
+// tokenRefusal explains a link that did not subscribe the chat; inGroup
+// tells where it was opened.
+func tokenRefusal(err error, inGroup bool) string {
 	switch {
+	case errors.Is(err, store.ErrTokenWrongChat) && inGroup:
+		return "This link subscribes a private chat, not a group. Open it in a private chat with me, or ask your operator for a group link (alertgram link --group)."
+	case errors.Is(err, store.ErrTokenWrongChat):
+		return "This link is for a group: open it and pick the group to add me to, or ask your operator for a private link."
 	case errors.Is(err, store.ErrTokenExpired):
 		return "This subscription link has expired. Ask your operator for a new one."
 	case errors.Is(err, store.ErrTokenUsed):
@@ -107,13 +124,13 @@ func (b *Bot) stop(ctx context.Context, l *slog.Logger, m *telegram.Message, rou
 	l.Info("chat unsubscribed", "route", route, "subscriptions", n)
 	switch {
 	case n == 0 && route != "":
-		b.reply(ctx, m, fmt.Sprintf("This chat was not subscribed to route %q. /status lists its subscriptions.", route))
+		b.reply(m, fmt.Sprintf("This chat was not subscribed to route %q. /status lists its subscriptions.", route))
 	case n == 0:
-		b.reply(ctx, m, "This chat had no subscriptions.")
+		b.reply(m, "This chat had no subscriptions.")
 	case route != "":
-		b.reply(ctx, m, fmt.Sprintf("🔕 Unsubscribed from route %q.", route))
+		b.reply(m, fmt.Sprintf("🔕 Unsubscribed from route %q.", route))
 	default:
-		b.reply(ctx, m, fmt.Sprintf("🔕 Unsubscribed (%d subscription(s) ended). Alerts will no longer be posted here.", n))
+		b.reply(m, fmt.Sprintf("🔕 Unsubscribed (%d subscription(s) ended). Alerts will no longer be posted here.", n))
 	}
 	return nil
 }
@@ -124,7 +141,7 @@ func (b *Bot) status(ctx context.Context, m *telegram.Message) error {
 		return fmt.Errorf("listing subscriptions: %w", err)
 	}
 	if len(subs) == 0 {
-		b.reply(ctx, m, "This chat has no subscriptions. "+strings.SplitN(noTokenText, "\n\n", 2)[1])
+		b.reply(m, "This chat has no subscriptions. "+strings.SplitN(noTokenText, "\n\n", 2)[1])
 		return nil
 	}
 	var sb strings.Builder
@@ -139,7 +156,7 @@ func (b *Bot) status(ctx context.Context, m *telegram.Message) error {
 		}
 		fmt.Fprintf(&sb, " — since %s by %s\n", clock(s.CreatedAt), s.CreatedBy)
 	}
-	b.reply(ctx, m, strings.TrimSpace(sb.String()))
+	b.reply(m, strings.TrimSpace(sb.String()))
 	return nil
 }
 

@@ -230,19 +230,25 @@ func TestStartThrottlesPerChat(t *testing.T) {
 	if n := len(h.fake.MessagesIn(privateChat)); n != 2 {
 		t.Fatalf("first two /start got %d replies, want 2", n)
 	}
+	// The third is refused with one request to slow down, the fourth with
+	// silence; neither redeems its token.
 	third := h.handle(t, privateMsg("/start "+valid.Token))
-	if n := len(h.fake.MessagesIn(privateChat)); n != 2 {
-		t.Errorf("third /start got a reply; want it ignored")
+	checkReply(t, h, privateChat, 0, 2, []string{"slow"}, []string{"Subscribed"})
+	h.handle(t, privateMsg("/start "+valid.Token))
+	if n := len(h.fake.MessagesIn(privateChat)); n != 3 {
+		t.Errorf("fourth /start got a reply; want it ignored")
 	}
 	checkSubs(t, h, privateChat, []sub{})
 	if !h.handled(t, third.UpdateID) {
 		t.Errorf("update %d not recorded as handled: an ignored /start is still handled", third.UpdateID)
 	}
 
-	// Other commands of the chat, and /start in other chats, are not limited.
+	// Other commands of the chat, and /start in other chats, are not held
+	// by the /start limit.
 	h.handle(t, privateMsg("/status"))
-	checkReply(t, h, privateChat, 0, 2, []string{"no subscriptions"}, nil)
-	h.handle(t, groupMsg("/start@"+botName+" "+valid.Token))
+	checkReply(t, h, privateChat, 0, 3, []string{"no subscriptions"}, nil)
+	group := h.link(t, bot.LinkRequest{Route: "oncall", Group: true})
+	h.handle(t, groupMsg("/start@"+botName+" "+group.Token))
 	checkReply(t, h, groupChat, 0, 0, []string{`route "oncall"`}, nil)
 	checkSubs(t, h, groupChat, []sub{{route: "oncall"}})
 }
@@ -630,18 +636,25 @@ func TestStartRetryIsNotThrottled(t *testing.T) {
 	checkSubs(t, h, privateChat, []sub{{route: "oncall"}})
 }
 
-// recordingPacer is a bot.Pacer that records the chats it is asked for and
-// refuses every slot when refuse is set.
+// recordingPacer is a bot.Pacer with WaitLow that records the chats it is
+// asked for, and with which priority, and refuses every slot when refuse
+// is set.
 type recordingPacer struct {
 	mu     sync.Mutex
 	chats  []int64
+	low    []bool
 	refuse bool
 }
 
-func (p *recordingPacer) Wait(_ context.Context, chatID int64) error {
+func (p *recordingPacer) Wait(_ context.Context, chatID int64) error { return p.wait(chatID, false) }
+
+func (p *recordingPacer) WaitLow(_ context.Context, chatID int64) error { return p.wait(chatID, true) }
+
+func (p *recordingPacer) wait(chatID int64, low bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.chats = append(p.chats, chatID)
+	p.low = append(p.low, low)
 	if p.refuse {
 		return context.Canceled
 	}
@@ -650,16 +663,17 @@ func (p *recordingPacer) Wait(_ context.Context, chatID int64) error {
 
 // TestRepliesArePaced: the bot's answers wait for the chat's slot in the
 // dispatcher's pacer, like alert messages, so a command typed during a
-// storm cannot push the chat over Telegram's limit; a reply whose slot
-// never comes (shutdown) is not sent.
+// storm cannot push the chat over Telegram's limit, and they wait at low
+// priority, behind the chat's alerts; a reply whose slot never comes
+// (shutdown) is not sent.
 func TestRepliesArePaced(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
 		t.Run(fmt.Sprintf("refuse=%v", refuse), func(t *testing.T) {
 			pacer := &recordingPacer{refuse: refuse}
 			h := newHarness(t, harnessOpts{opts: bot.Options{Pacer: pacer}})
 			u := h.handle(t, groupMsg("/help@"+botName))
-			if !slices.Equal(pacer.chats, []int64{groupChat}) {
-				t.Errorf("pacer asked for chats %v, want [%d]", pacer.chats, groupChat)
+			if !slices.Equal(pacer.chats, []int64{groupChat}) || !slices.Equal(pacer.low, []bool{true}) {
+				t.Errorf("pacer asked for chats %v with low priority %v, want [%d] [true]", pacer.chats, pacer.low, groupChat)
 			}
 			if refuse {
 				checkNoMessages(t, h)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/alertgram/alertgram/internal/bot"
 	"github.com/alertgram/alertgram/internal/store"
 	"github.com/alertgram/alertgram/internal/telegram"
@@ -76,6 +78,7 @@ type harnessOpts struct {
 	opts bot.Options
 	wrap func(store.Store) bot.Store // the store the bot sees
 	log  io.Writer                   // default t.Output()
+	reg  prometheus.Registerer       // the bot's metrics; default none
 }
 
 // harness is a bot wired to a real SQLite store and the real Telegram
@@ -112,7 +115,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.opts.Now == nil {
 		o.opts.Now = h.clk.Now
 	}
-	h.bot = bot.New(client, st, o.opts, logger, nil)
+	h.bot = bot.New(client, st, o.opts, logger, o.reg)
+	t.Cleanup(func() { h.bot.Stop(context.Background()) }) // no reply worker outlives the test
 	h.bot.SetUsername(botName)
 	h.fake.AddChat(testutil.Chat{ID: forumChat, Type: "supergroup", Title: "Ops", IsForum: true})
 	h.fake.AddTopic(forumChat, topicA)
@@ -141,10 +145,11 @@ func (h *harness) link(t *testing.T, req bot.LinkRequest) bot.Link {
 }
 
 // subscribe subscribes (chat, thread) to route through the store, as a
-// redeemed link does, without a bot reply.
+// redeemed link does, without a bot reply. Groups (negative ids) get a
+// group link.
 func (h *harness) subscribe(t *testing.T, chat, thread int64, route string, matchers ...string) {
 	t.Helper()
-	l := h.link(t, bot.LinkRequest{Route: route, Matchers: matchers})
+	l := h.link(t, bot.LinkRequest{Route: route, Matchers: matchers, Group: chat < 0})
 	_, err := h.st.RedeemLinkToken(t.Context(), l.Token, h.clk.Now(), store.Subscription{
 		ChatID: chat, ThreadID: thread, CreatedBy: "@alice (42)"})
 	if err != nil {

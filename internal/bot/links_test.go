@@ -54,13 +54,21 @@ func TestCreateLink(t *testing.T) {
 			if !slices.Equal(l.Matchers, tt.matchers) && !(len(l.Matchers) == 0 && len(tt.matchers) == 0) {
 				t.Errorf("matchers = %q, want %q", l.Matchers, tt.matchers)
 			}
-			// The stored token subscribes to the link's route and matchers
-			// until it expires.
-			_, err = h.st.RedeemLinkToken(t.Context(), l.Token, l.ExpiresAt, store.Subscription{ChatID: 1})
+			// The stored token subscribes the link's kind of chat to its
+			// route and matchers until it expires.
+			chat, other := int64(1), int64(-1001)
+			if tt.req.Group {
+				chat, other = other, chat
+			}
+			_, err = h.st.RedeemLinkToken(t.Context(), l.Token, l.ExpiresAt, store.Subscription{ChatID: chat})
 			if !errors.Is(err, store.ErrTokenExpired) {
 				t.Errorf("redeeming at ExpiresAt: %v, want ErrTokenExpired", err)
 			}
-			s, err := h.st.RedeemLinkToken(t.Context(), l.Token, l.ExpiresAt.Add(-time.Second), store.Subscription{ChatID: 1})
+			_, err = h.st.RedeemLinkToken(t.Context(), l.Token, l.ExpiresAt.Add(-time.Second), store.Subscription{ChatID: other})
+			if !errors.Is(err, store.ErrTokenWrongChat) {
+				t.Errorf("redeeming in the other kind of chat: %v, want ErrTokenWrongChat", err)
+			}
+			s, err := h.st.RedeemLinkToken(t.Context(), l.Token, l.ExpiresAt.Add(-time.Second), store.Subscription{ChatID: chat})
 			if err != nil {
 				t.Fatalf("redeeming before ExpiresAt: %v", err)
 			}

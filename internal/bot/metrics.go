@@ -3,8 +3,9 @@ package bot
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	updates  *prometheus.CounterVec
-	commands *prometheus.CounterVec
+	updates        *prometheus.CounterVec
+	commands       *prometheus.CounterVec
+	repliesDropped *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -15,11 +16,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"type"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alertgram_bot_commands_total",
-			Help: "Bot commands handled by command and result.",
+			Help: "Bot commands by command and result (ok, error, limited: over the chat's or sender's command limit, ignored).",
 		}, []string{"command", "result"}),
+		repliesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertgram_bot_replies_dropped_total",
+			Help: "Bot answers dropped unsent by reason (queue_full: the reply queue was full; shutdown).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.updates, m.commands)
+		reg.MustRegister(m.updates, m.commands, m.repliesDropped)
 	}
 	return m
 }

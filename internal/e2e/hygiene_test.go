@@ -20,7 +20,11 @@ func TestChatHygiene(t *testing.T) {
 	oldGroup := testutil.Chat{ID: -6003, Type: "group", Title: "Soon a supergroup"}
 	const newGroupID = int64(-1006003)
 	for _, c := range []testutil.Chat{stopper, blocker, oldGroup} {
-		_, tok := e.link(t)
+		var args []string
+		if c.ID < 0 {
+			args = append(args, "--group") // a private link does not subscribe a group
+		}
+		_, tok := e.link(t, args...)
 		e.fake.InjectMessage(c, alice, "/start "+tok)
 		e.waitReply(t, c.ID, 1, "Subscribed")
 	}

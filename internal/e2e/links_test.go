@@ -58,3 +58,25 @@ func TestLinkLifetimeIsCapped(t *testing.T) {
 	}
 	s.stop(t)
 }
+
+// A group link (--group, ?startgroup=) subscribes a group, never a private
+// chat, and a private link never a group; a refused link stays usable by
+// the chat it was made for.
+func TestLinkSubscribesOnlyItsKindOfChat(t *testing.T) {
+	e := newSubEnv(t, "polling")
+	s := e.start(t)
+	_, groupTok := e.link(t, "--group")
+	_, privateTok := e.link(t)
+
+	e.fake.InjectMessage(privateChat, alice, "/start "+groupTok)
+	e.waitReply(t, privateChat.ID, 1, "This link is for a group")
+	e.fake.InjectMessage(groupChat, alice, "/start "+privateTok)
+	e.waitReply(t, groupChat.ID, 1, "This link subscribes a private chat")
+
+	e.fake.InjectMessage(groupChat, alice, "/start "+groupTok)
+	e.waitReply(t, groupChat.ID, 2, "Subscribed")
+	e.fake.InjectMessage(privateChat, alice, "/start "+privateTok)
+	e.waitReply(t, privateChat.ID, 2, "Subscribed")
+	waitMetric(t, s, `alertgram_subscriptions{route="oncall"} 2`)
+	s.stop(t)
+}

@@ -28,6 +28,16 @@
 // with one message waits behind at most one send of each chat that was ready
 // before it, never behind the whole backlog.
 //
+// # Priority
+//
+// WaitLow is for sends that must not compete with alerts: the bot's replies
+// to commands. Each chat keeps a second FIFO for them, served only when its
+// Wait FIFO is empty: a Wait that arrives while a reply waits is served
+// first, taking over the chat's place in line. In a group a WaitLow send
+// also needs the PerGroup window to hold fewer than PerGroup.Max-LowReserve
+// sends, so replies never use the share of a group's budget reserved for
+// alerts. Every send, of either priority, counts in every window.
+//
 // # Pauses
 //
 // When Telegram answers 429 anyway, the caller reports retry_after with Pause

@@ -34,10 +34,19 @@ func newHarness(t *testing.T, lim Limits) *harness {
 // wait starts a Wait for chatID named name and returns, once it has sent or
 // blocked, the function that cancels it.
 func (h *harness) wait(name string, chatID int64) context.CancelFunc {
+	return h.start(name, chatID, h.l.Wait)
+}
+
+// waitLow is wait for a WaitLow caller.
+func (h *harness) waitLow(name string, chatID int64) context.CancelFunc {
+	return h.start(name, chatID, h.l.WaitLow)
+}
+
+func (h *harness) start(name string, chatID int64, wait func(context.Context, int64) error) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancels = append(h.cancels, cancel)
 	go func() {
-		err := h.l.Wait(ctx, chatID)
+		err := wait(ctx, chatID)
 		at := h.clk.Now().Sub(t0)
 		h.mu.Lock()
 		defer h.mu.Unlock()

@@ -12,6 +12,7 @@ type Limiter struct {
 	clock                   Clock
 	perChat, perGroup, glob limit
 	spacing                 time.Duration // minimum gap between global sends (SpreadGlobal)
+	lowGroup                int           // WaitLow: fewer sends than this in a PerGroup window; 0: no extra limit
 
 	mu        sync.Mutex
 	chats     map[int64]*chat
@@ -39,6 +40,9 @@ func New(l Limits, c Clock) *Limiter {
 	if l.SpreadGlobal && lim.glob.max > 0 {
 		lim.spacing = l.Global.Per / time.Duration(l.Global.Max)
 	}
+	if l.LowReserve > 0 && lim.perGroup.max > 0 {
+		lim.lowGroup = max(lim.perGroup.max-l.LowReserve, 1)
+	}
 	return lim
 }
 
@@ -48,6 +52,20 @@ func New(l Limits, c Clock) *Limiter {
 // the instant ctx ends gets nil: the send is recorded, and the caller may
 // still skip it.
 func (l *Limiter) Wait(ctx context.Context, chatID int64) error {
+	return l.wait(ctx, chatID, normal)
+}
+
+// WaitLow is Wait for a send that must not compete with Wait's (a reply to
+// a command, where Wait paces alerts): it is granted only while no Wait for
+// chatID is queued, a Wait that arrives later is served first, and in a
+// group it starts only while the PerGroup window leaves Limits.LowReserve
+// sends free. Among themselves WaitLow calls are served in order; against
+// other chats they compete for the global budget like any send.
+func (l *Limiter) WaitLow(ctx context.Context, chatID int64) error {
+	return l.wait(ctx, chatID, low)
+}
+
+func (l *Limiter) wait(ctx context.Context, chatID int64, prio int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -55,12 +73,12 @@ func (l *Limiter) Wait(ctx context.Context, chatID int64) error {
 	now := l.clock.Now()
 	l.promote(now)
 	c := l.chat(chatID)
-	if c.head == nil && l.ready.head == nil && l.mayGlobal(now) && l.mayChat(c, now) {
+	if c.front() == nil && l.ready.head == nil && l.mayGlobal(now) && l.mayChat(c, prio, now) {
 		l.record(c, now)
 		l.mu.Unlock()
 		return nil
 	}
-	w := &waiter{ctx: ctx, c: c, sig: make(chan struct{}, 1)}
+	w := &waiter{ctx: ctx, c: c, prio: prio, sig: make(chan struct{}, 1)}
 	l.enqueue(w, now)
 	l.serve(now)
 	state := w.state
@@ -140,7 +158,7 @@ func (l *Limiter) cancel(w *waiter) {
 	if w.state == queued {
 		now := l.clock.Now()
 		l.promote(now)
-		l.drop(w)
+		l.drop(w, now)
 		l.serve(now)
 	}
 }
@@ -197,7 +215,7 @@ func (l *Limiter) Forget(chatID int64) bool {
 		return true
 	}
 	now := l.clock.Now()
-	if c.head != nil || c.pausedUntil.After(now) ||
+	if c.front() != nil || c.pausedUntil.After(now) ||
 		c.sends.busy(now, l.perChat.span) || c.group.busy(now, l.perGroup.span) {
 		return false
 	}

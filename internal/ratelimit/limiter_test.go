@@ -388,10 +388,11 @@ func TestRealClock(t *testing.T) {
 
 func TestDefaultLimits(t *testing.T) {
 	want := Limits{
-		PerChat:  Window{Max: 1, Per: time.Second},
-		PerGroup: Window{Max: 20, Per: time.Minute},
-		Global:   Window{Max: 30, Per: time.Second},
-		Margin:   50 * ms,
+		PerChat:    Window{Max: 1, Per: time.Second},
+		PerGroup:   Window{Max: 20, Per: time.Minute},
+		Global:     Window{Max: 30, Per: time.Second},
+		Margin:     50 * ms,
+		LowReserve: 10,
 	}
 	if got := DefaultLimits(); got != want {
 		t.Errorf("DefaultLimits() = %+v, want %+v", got, want)

@@ -24,17 +24,25 @@ type Limits struct {
 	// as they arrive, and a burst of concurrent requests arrives spread out,
 	// pushing its tail into the next window.
 	SpreadGlobal bool
+	// LowReserve is how many sends of every PerGroup window WaitLow leaves
+	// to Wait: a low-priority send to a group starts only while its window
+	// holds fewer than PerGroup.Max-LowReserve sends (at least one send is
+	// always allowed), so replies to commands can never take the part of a
+	// group's budget kept for alerts. Zero reserves nothing.
+	LowReserve int
 }
 
 // DefaultLimits are Telegram's documented limits (Bot FAQ, PROTOCOLS.md
 // §4.9) with a 50ms margin: 1 send per second per chat, 20 per minute per
-// group and 30 per second overall.
+// group and 30 per second overall; WaitLow sends leave half of a group's
+// window to Wait.
 func DefaultLimits() Limits {
 	return Limits{
-		PerChat:  Window{Max: 1, Per: time.Second},
-		PerGroup: Window{Max: 20, Per: time.Minute},
-		Global:   Window{Max: 30, Per: time.Second},
-		Margin:   50 * time.Millisecond,
+		PerChat:    Window{Max: 1, Per: time.Second},
+		PerGroup:   Window{Max: 20, Per: time.Minute},
+		Global:     Window{Max: 30, Per: time.Second},
+		Margin:     50 * time.Millisecond,
+		LowReserve: 10,
 	}
 }
 

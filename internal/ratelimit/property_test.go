@@ -17,7 +17,9 @@ import (
 // The property test runs many concurrent callers against a Limiter on a fake
 // clock, with random arrivals, cancellations and pauses, then checks the
 // recorded send instants against every window (with Per+Margin), every
-// pause, and FIFO order per chat. At every quiescent point it also checks
+// pause, FIFO order per chat and priority, that no WaitLow send overtakes a
+// queued Wait of its chat, and that WaitLow sends leave LowReserve of every
+// group window free. At every quiescent point it also checks
 // that blocked callers hold exactly one timer per pending chat plus one for
 // the global budget, and that something is armed while anyone waits (no
 // lost wake-ups).
@@ -29,6 +31,7 @@ type propConfig struct {
 	maxBatch int           // callers arriving at one instant: 0..maxBatch
 	maxStep  time.Duration // the clock moves by 0..maxStep between batches
 	hot      float64       // share of callers sending to chats[0]
+	low      float64       // share of callers using WaitLow
 }
 
 type propEvent struct {
@@ -37,6 +40,15 @@ type propEvent struct {
 	at     time.Time
 	until  time.Time // pauses
 	caller int       // sends: arrival order of the caller
+	low    bool      // sends: granted by WaitLow
+}
+
+// propCaller is what the run knows of a caller besides its send.
+type propCaller struct {
+	chat      int64
+	low       bool
+	arrived   time.Time
+	cancelled time.Time // zero: not cancelled by the test
 }
 
 type propRun struct {
@@ -48,6 +60,7 @@ type propRun struct {
 
 	spawned   int
 	cancelled map[int]bool
+	callers   []propCaller // by arrival order
 
 	mu      sync.Mutex
 	events  []propEvent
@@ -100,13 +113,19 @@ func (r *propRun) act() {
 
 func (r *propRun) spawn() {
 	idx, chat := r.spawned, r.pick()
+	low := r.cfg.low > 0 && r.rng.Float64() < r.cfg.low
 	r.spawned++
+	r.callers = append(r.callers, propCaller{chat: chat, low: low, arrived: r.clk.Now()})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.mu.Lock()
 	r.running[idx] = cancel
 	r.mu.Unlock()
+	wait := r.l.Wait
+	if low {
+		wait = r.l.WaitLow
+	}
 	go func() {
-		err := r.l.Wait(ctx, chat)
+		err := wait(ctx, chat)
 		now := r.clk.Now()
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -115,7 +134,7 @@ func (r *propRun) spawn() {
 			r.errs[idx] = err
 			return
 		}
-		r.events = append(r.events, propEvent{chat: chat, at: now, caller: idx})
+		r.events = append(r.events, propEvent{chat: chat, at: now, caller: idx, low: low})
 	}()
 }
 
@@ -128,6 +147,7 @@ func (r *propRun) cancelOne() {
 	}
 	idx := ids[r.rng.IntN(len(ids))]
 	r.cancelled[idx] = true
+	r.callers[idx].cancelled = r.clk.Now()
 	r.mu.Lock()
 	cancel := r.running[idx]
 	r.mu.Unlock()
@@ -205,8 +225,10 @@ func (r *propRun) checkQuiescent() {
 		want++
 	}
 	for _, c := range r.l.chats {
-		for w := c.head; w != nil; w = w.next {
-			queued++
+		for _, q := range c.q {
+			for w := q.head; w != nil; w = w.next {
+				queued++
+			}
 		}
 	}
 	r.l.mu.Unlock()
@@ -237,16 +259,22 @@ func (r *propRun) check() {
 		if id < 0 {
 			r.tight["group"] += checkWindow(r.t, fmt.Sprintf("group %d", id), es, span(r.cfg.lim.PerGroup))
 		}
-		r.checkFIFO(id, es)
+		r.checkFIFO(id, es, false)
+		r.checkFIFO(id, es, true)
+		if id < 0 && r.cfg.lim.LowReserve > 0 {
+			r.checkLowReserve(id, es, span(r.cfg.lim.PerGroup))
+		}
 	}
+	r.checkPriority(byChat)
 	r.checkPauses()
 	r.checkRings(sends, byChat)
 }
 
-// checkFIFO: a chat's callers send in arrival order. Callers granted at the
-// same instant may log in any order, so order those by arrival.
-func (r *propRun) checkFIFO(id int64, es []propEvent) {
-	es = slices.Clone(es)
+// checkFIFO: a chat's callers of one priority send in arrival order.
+// Callers granted at the same instant may log in any order, so order those
+// by arrival.
+func (r *propRun) checkFIFO(id int64, es []propEvent, low bool) {
+	es = slices.DeleteFunc(slices.Clone(es), func(e propEvent) bool { return e.low != low })
 	slices.SortFunc(es, func(a, b propEvent) int {
 		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.caller, b.caller))
 	})
@@ -254,6 +282,66 @@ func (r *propRun) checkFIFO(id int64, es []propEvent) {
 		if a, b := es[i-1], es[i]; b.caller < a.caller {
 			r.t.Errorf("chat %d: caller %d sent at +%v, after caller %d who came later sent at +%v",
 				id, b.caller, b.at.Sub(t0), a.caller, a.at.Sub(t0))
+		}
+	}
+}
+
+// checkPriority: no WaitLow send is granted while a Wait of its chat is
+// queued, that is, a Wait that arrived before the low send's instant, was
+// granted after it and was not cancelled by then. (Arrivals and grants at
+// the very same instant are left out: their order is not recorded.)
+func (r *propRun) checkPriority(byChat map[int64][]propEvent) {
+	granted := map[int]time.Time{}
+	for _, es := range byChat {
+		for _, e := range es {
+			granted[e.caller] = e.at
+		}
+	}
+	for id, es := range byChat {
+		for _, e := range es {
+			if !e.low {
+				continue
+			}
+			for idx, c := range r.callers {
+				at, sent := granted[idx]
+				switch {
+				case c.chat != id || c.low || !c.arrived.Before(e.at):
+				case !c.cancelled.IsZero() && !c.cancelled.After(e.at):
+				case !sent && c.cancelled.IsZero(), sent && at.After(e.at):
+					r.t.Errorf("chat %d: low caller %d sent at +%v while caller %d (arrived +%v) waited",
+						id, e.caller, e.at.Sub(t0), idx, c.arrived.Sub(t0))
+					return
+				}
+			}
+		}
+	}
+}
+
+// checkLowReserve: a WaitLow send to a group starts only while fewer than
+// PerGroup.Max-LowReserve earlier sends fall in its window. Sends at the
+// same instant are not counted (their order is not recorded).
+func (r *propRun) checkLowReserve(id int64, es []propEvent, w limit) {
+	if w.max == 0 {
+		return
+	}
+	allowed := max(w.max-r.cfg.lim.LowReserve, 1)
+	for i, e := range es {
+		if !e.low {
+			continue
+		}
+		n := 0
+		for _, prev := range es[:i] {
+			if prev.at.Before(e.at) && e.at.Sub(prev.at) < w.span {
+				n++
+			}
+		}
+		if n >= allowed {
+			r.t.Errorf("group %d: low caller %d sent at +%v with %d sends in the window, allowed below %d",
+				id, e.caller, e.at.Sub(t0), n, allowed)
+			return
+		}
+		if n == allowed-1 {
+			r.tight["low reserve"]++
 		}
 	}
 }
@@ -381,6 +469,22 @@ func randomConfig(seed uint64) propConfig {
 	}
 }
 
+// randomLowConfig is randomConfig(seed) with a share of WaitLow callers
+// and, mostly, a LowReserve.
+func randomLowConfig(seed uint64) propConfig {
+	cfg := randomConfig(seed)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	cfg.low = 0.1 + 0.5*rng.Float64()
+	cfg.lim.LowReserve = rng.IntN(max(cfg.lim.PerGroup.Max, 1) + 1)
+	return cfg
+}
+
+// withLow is cfg with a share of WaitLow callers.
+func withLow(cfg propConfig, share float64) propConfig {
+	cfg.low = share
+	return cfg
+}
+
 // defaultBurst: Telegram's limits, 60 chats, arrivals fast enough that the
 // global window binds.
 func defaultBurst() propConfig {
@@ -393,9 +497,11 @@ func defaultSteady() propConfig {
 }
 
 func TestPropertyWindows(t *testing.T) {
-	configs := map[string]propConfig{"default-burst": defaultBurst(), "default-steady": defaultSteady()}
+	configs := map[string]propConfig{"default-burst": defaultBurst(), "default-steady": defaultSteady(),
+		"default-burst-low": withLow(defaultBurst(), 0.3), "default-steady-low": withLow(defaultSteady(), 0.3)}
 	for seed := range uint64(40) {
 		configs[fmt.Sprintf("random-%02d", seed)] = randomConfig(seed)
+		configs[fmt.Sprintf("random-low-%02d", seed)] = randomLowConfig(seed)
 	}
 	var mu sync.Mutex
 	total := 0

@@ -50,6 +50,17 @@ func (r *ring) newest() (time.Time, bool) {
 	return r.at[(r.next+len(r.at)-1)%len(r.at)], true
 }
 
+// freeBelow is the first instant fewer than n of the recorded sends fall in
+// a window of length span ending then: the zero time while fewer than n are
+// recorded, otherwise the n-th newest plus span. n is at most max, so
+// freeBelow(max, span) is freeAt(span).
+func (r *ring) freeBelow(n int, span time.Duration) time.Time {
+	if n <= 0 || len(r.at) < n {
+		return time.Time{}
+	}
+	return r.at[(r.next+len(r.at)-n)%len(r.at)].Add(span)
+}
+
 // busy reports whether the newest recorded send is younger than span.
 func (r *ring) busy(now time.Time, span time.Duration) bool {
 	if len(r.at) == 0 {
@@ -66,16 +77,23 @@ const (
 	ready          // in Limiter.ready: competing for the global budget
 )
 
-// chat is the state of one chat id: its windows, its pause and its FIFO of
-// waiters. The chat, not the waiter, is what sits in the pending heap or the
-// ready list; its head waiter is the one that will send.
+// Priorities of a waiter: Wait and WaitLow.
+const (
+	normal = iota
+	low
+)
+
+// chat is the state of one chat id: its windows, its pause and its FIFOs of
+// waiters, one per priority. The chat, not the waiter, is what sits in the
+// pending heap or the ready list; its front waiter (the oldest normal one,
+// else the oldest low one) is the one that will send.
 type chat struct {
 	id          int64
 	sends       ring // PerChat
 	group       ring // PerGroup, negative ids only
 	pausedUntil time.Time
 
-	head, tail *waiter
+	q [2]fifo // by priority
 
 	where   int
 	readyAt time.Time // pending: when the chat's windows and pause allow a send
@@ -92,10 +110,14 @@ const (
 	dropped
 )
 
-// waiter is one blocked Wait call.
+// fifo is one priority's waiters of a chat, oldest first.
+type fifo struct{ head, tail *waiter }
+
+// waiter is one blocked Wait or WaitLow call.
 type waiter struct {
 	ctx        context.Context
 	c          *chat
+	prio       int // normal or low
 	prev, next *waiter
 	state      int
 	// wake is when the waiter's goroutine must run the scheduler (zero:
@@ -105,26 +127,37 @@ type waiter struct {
 	sig  chan struct{}
 }
 
-func (c *chat) push(w *waiter) {
-	w.prev = c.tail
-	if c.tail != nil {
-		c.tail.next = w
-	} else {
-		c.head = w
+// front is the waiter that sends next: the oldest normal one, else the
+// oldest low one; nil when the chat has no waiters.
+func (c *chat) front() *waiter {
+	if w := c.q[normal].head; w != nil {
+		return w
 	}
-	c.tail = w
+	return c.q[low].head
+}
+
+func (c *chat) push(w *waiter) {
+	q := &c.q[w.prio]
+	w.prev = q.tail
+	if q.tail != nil {
+		q.tail.next = w
+	} else {
+		q.head = w
+	}
+	q.tail = w
 }
 
 func (c *chat) unlink(w *waiter) {
+	q := &c.q[w.prio]
 	if w.prev != nil {
 		w.prev.next = w.next
 	} else {
-		c.head = w.next
+		q.head = w.next
 	}
 	if w.next != nil {
 		w.next.prev = w.prev
 	} else {
-		c.tail = w.prev
+		q.tail = w.prev
 	}
 	w.prev, w.next = nil, nil
 }

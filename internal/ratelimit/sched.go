@@ -9,10 +9,11 @@ import (
 // arrives, a waiter's timer fires, a waiter is cancelled, a pause is set.
 // promote moves chats whose own windows have cleared from the pending heap
 // to the tail of the ready list, in the order they cleared; serve grants the
-// global budget to the ready list's head chats in FIFO order. Only two kinds
-// of waiter hold a timer: the head of each pending chat (for its readyAt)
-// and, when the global budget is exhausted, the head of the first ready chat
-// (for the instant the budget frees).
+// global budget to the ready list's head chats in FIFO order. A chat is in
+// line for its front waiter, whose priority decides which limits apply
+// (chatReadyAt). Only two kinds of waiter hold a timer: the front of each
+// pending chat (for its readyAt) and, when the global budget is exhausted,
+// the front of the first ready chat (for the instant the budget frees).
 
 // chat returns chatID's state, creating it on first use.
 func (l *Limiter) chat(id int64) *chat {
@@ -27,11 +28,21 @@ func (l *Limiter) chat(id int64) *chat {
 	return c
 }
 
-// chatReadyAt is the first instant c's own windows and pause allow a send.
-func (l *Limiter) chatReadyAt(c *chat) time.Time {
+// chatReadyAt is the first instant c's own windows and pause allow a send
+// of priority prio. A low-priority send also needs the group window to hold
+// fewer than lowGroup sends (Limits.LowReserve), so its limits are never
+// looser than a normal send's.
+func (l *Limiter) chatReadyAt(c *chat, prio int) time.Time {
 	t := laterOf(c.sends.freeAt(l.perChat.span), c.pausedUntil)
-	return laterOf(t, c.group.freeAt(l.perGroup.span))
+	t = laterOf(t, c.group.freeAt(l.perGroup.span))
+	if prio == low {
+		t = laterOf(t, c.group.freeBelow(l.lowGroup, l.perGroup.span))
+	}
+	return t
 }
+
+// frontReadyAt is chatReadyAt for the chat's front waiter.
+func (l *Limiter) frontReadyAt(c *chat) time.Time { return l.chatReadyAt(c, c.front().prio) }
 
 // globalReadyAt is the first instant the global window and pause allow a
 // send.
@@ -43,7 +54,9 @@ func (l *Limiter) globalReadyAt() time.Time {
 	return t
 }
 
-func (l *Limiter) mayChat(c *chat, now time.Time) bool { return !l.chatReadyAt(c).After(now) }
+func (l *Limiter) mayChat(c *chat, prio int, now time.Time) bool {
+	return !l.chatReadyAt(c, prio).After(now)
+}
 
 func (l *Limiter) mayGlobal(now time.Time) bool { return !l.globalReadyAt().After(now) }
 
@@ -53,28 +66,42 @@ func (l *Limiter) record(c *chat, now time.Time) {
 	l.global.add(now)
 }
 
-// enqueue appends w to its chat; a new head puts the chat in line.
+// enqueue appends w to its chat; a new front puts the chat in line. A
+// normal waiter that arrives while a low one is the front takes over: in
+// the ready list it keeps the chat's place and timer (the low waiter's
+// stricter limits allowed a send, so its own do), otherwise the chat is
+// placed again for its limits, which may clear sooner.
 func (l *Limiter) enqueue(w *waiter, now time.Time) {
 	c := w.c
+	old := c.front()
 	c.push(w)
-	if c.head == w {
+	switch {
+	case old == nil:
 		l.place(c, now)
+	case c.front() != w:
+	case c.where == ready:
+		wake := old.wake
+		l.setWake(old, time.Time{})
+		l.setWake(w, wake)
+	default:
+		l.setWake(old, time.Time{})
+		l.requeue(c, now)
 	}
 }
 
 // place puts an idle chat with waiters in line: ready if its own windows
 // allow a send now, otherwise pending until they do.
 func (l *Limiter) place(c *chat, now time.Time) {
-	if r := l.chatReadyAt(c); r.After(now) {
+	if r := l.frontReadyAt(c); r.After(now) {
 		c.where, c.readyAt, c.seq = pending, r, l.seq
 		l.seq++
 		heap.Push(&l.pending, c)
-		l.setWake(c.head, r)
+		l.setWake(c.front(), r)
 		return
 	}
 	c.where = ready
 	l.ready.push(c)
-	l.setWake(c.head, time.Time{})
+	l.setWake(c.front(), time.Time{})
 }
 
 // unplace takes c out of line.
@@ -101,19 +128,19 @@ func (l *Limiter) promote(now time.Time) {
 		c := heap.Pop(&l.pending).(*chat)
 		c.where = ready
 		l.ready.push(c)
-		l.setWake(c.head, time.Time{})
+		l.setWake(c.front(), time.Time{})
 	}
 }
 
-// serve grants sends to the ready chats' heads, in order, while the global
-// budget lasts; the first head left waiting gets the timer for the budget.
+// serve grants sends to the ready chats' fronts, in order, while the global
+// budget lasts; the first front left waiting gets the timer for the budget.
 func (l *Limiter) serve(now time.Time) {
 	for c := l.ready.head; c != nil; c = l.ready.head {
-		w := c.head
+		w := c.front()
 		switch {
 		case w.ctx.Err() != nil:
-			l.drop(w)
-		case !l.mayChat(c, now): // cannot happen; keeps the windows exact regardless
+			l.drop(w, now)
+		case !l.mayChat(c, w.prio, now): // cannot happen; keeps the windows exact regardless
 			l.requeue(c, now)
 		case !l.mayGlobal(now):
 			l.setWake(w, l.globalReadyAt())
@@ -124,32 +151,37 @@ func (l *Limiter) serve(now time.Time) {
 	}
 }
 
-// grant records w's send and puts its chat's next waiter, if any, in line.
+// grant records w's send and puts its chat's next waiter (normal ones
+// first), if any, in line.
 func (l *Limiter) grant(w *waiter, now time.Time) {
 	c := w.c
 	l.unplace(c)
 	c.unlink(w)
 	l.record(c, now)
 	l.setState(w, granted)
-	if c.head != nil {
+	if c.front() != nil {
 		l.place(c, now)
 	}
 }
 
-// drop removes a queued waiter. If it was its chat's head, the next waiter
-// takes over the chat's place in line and its wake-up time; the order of
-// everyone else is untouched.
-func (l *Limiter) drop(w *waiter) {
+// drop removes a queued waiter. If it was its chat's front, the next waiter
+// of the same priority takes over the chat's place in line and its wake-up
+// time, and the order of everyone else is untouched; a low waiter taking
+// over from a normal one has stricter limits, so the chat is placed again.
+func (l *Limiter) drop(w *waiter, now time.Time) {
 	c := w.c
-	wasHead := c.head == w
+	wasFront := c.front() == w
 	c.unlink(w)
 	l.setState(w, dropped)
+	next := c.front()
 	switch {
-	case !wasHead:
-	case c.head == nil:
+	case !wasFront:
+	case next == nil:
 		l.unplace(c)
+	case next.prio == w.prio:
+		l.setWake(next, w.wake)
 	default:
-		l.setWake(c.head, w.wake)
+		l.requeue(c, now)
 	}
 }
 

@@ -91,7 +91,7 @@ func TestSQLiteReopenKeepsSubscriptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	unused := createToken(t, s, LinkToken{Route: "ops", Matchers: []string{`team="db"`}})
-	used := createToken(t, s, LinkToken{})
+	used := createToken(t, s, LinkToken{Group: true})
 	expired := createToken(t, s, LinkToken{ExpiresAt: redeemAt})
 	sub := redeem(t, s, used.Token, Subscription{ChatID: -100, ThreadID: 3, ChatTitle: "Ops", CreatedBy: "@alice (1)"})
 	gone := subscribe(t, s, 9, 0, "oncall")

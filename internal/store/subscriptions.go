@@ -12,6 +12,9 @@ var (
 	ErrTokenUnknown = errors.New("store: link token unknown")
 	ErrTokenExpired = errors.New("store: link token expired")
 	ErrTokenUsed    = errors.New("store: link token already used")
+	// ErrTokenWrongChat: a group link (?startgroup=) opened in a private
+	// chat, or a private link in a group. The token stays unused.
+	ErrTokenWrongChat = errors.New("store: link token is for another kind of chat")
 )
 
 // LinkToken is a single-use deep-link token that subscribes the chat that
@@ -49,11 +52,14 @@ type Subscription struct {
 type Subscriptions interface {
 	// CreateLinkToken stores a new token.
 	CreateLinkToken(ctx context.Context, t LinkToken) error
-	// RedeemLinkToken atomically checks that token exists, is unused and not
-	// expired at now, marks it used by sub.ChatID and upserts the
-	// subscription for (sub.ChatID, sub.ThreadID, token's route) with the
-	// token's matchers, active. It returns the stored subscription, or
-	// ErrTokenUnknown, ErrTokenExpired or ErrTokenUsed (nothing changed).
+	// RedeemLinkToken atomically checks that token exists, is unused, not
+	// expired at now and made for sub's kind of chat (a group link for a
+	// group, supergroup or channel, whose ids are negative; a private link
+	// for a private chat, whose id is the user's, positive), marks it used
+	// by sub.ChatID and upserts the subscription for (sub.ChatID,
+	// sub.ThreadID, token's route) with the token's matchers, active. It
+	// returns the stored subscription, or ErrTokenUnknown, ErrTokenUsed,
+	// ErrTokenExpired or ErrTokenWrongChat (nothing changed).
 	RedeemLinkToken(ctx context.Context, token string, now time.Time, sub Subscription) (Subscription, error)
 	// ActiveSubscriptions returns the active subscriptions of route.
 	ActiveSubscriptions(ctx context.Context, route string) ([]Subscription, error)

@@ -81,10 +81,10 @@ func (s *sqlStore) RedeemLinkToken(ctx context.Context, token string, now time.T
 	defer tx.Rollback()
 	var route, matchers string
 	err = tx.QueryRowContext(ctx, `UPDATE link_tokens SET used_at = $2, used_by_chat = $3
-		WHERE token = $1 AND used_at IS NULL AND expires_at > $2 RETURNING route, matchers`,
-		token, s.d.ts(now), sub.ChatID).Scan(&route, &matchers)
+		WHERE token = $1 AND used_at IS NULL AND expires_at > $2 AND group_link = $4 RETURNING route, matchers`,
+		token, s.d.ts(now), sub.ChatID, sub.ChatID < 0).Scan(&route, &matchers)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Subscription{}, unredeemable(ctx, tx, token)
+		return Subscription{}, unredeemable(ctx, tx, token, now)
 	}
 	if err != nil {
 		return Subscription{}, wrapErr("redeem link token", err)
@@ -102,8 +102,9 @@ func (s *sqlStore) RedeemLinkToken(ctx context.Context, token string, now time.T
 
 // unredeemable tells why a claim matched no row, checking in the documented
 // order. It reads in the claiming transaction, after any competing claim
-// has committed, so a token that exists and is unused has expired.
-func unredeemable(ctx context.Context, tx *sql.Tx, token string) error {
+// has committed, so a token that exists, is unused and has not expired was
+// made for the other kind of chat.
+func unredeemable(ctx context.Context, tx *sql.Tx, token string, now time.Time) error {
 	var usedAt, expiresAt time.Time
 	used := scanTime(&usedAt)
 	err := tx.QueryRowContext(ctx, `SELECT used_at, expires_at FROM link_tokens WHERE token = $1`, token).
@@ -115,8 +116,10 @@ func unredeemable(ctx context.Context, tx *sql.Tx, token string) error {
 		return wrapErr("redeem link token", err)
 	case used.valid:
 		return ErrTokenUsed
-	default:
+	case !expiresAt.After(now):
 		return ErrTokenExpired
+	default:
+		return ErrTokenWrongChat
 	}
 }
 

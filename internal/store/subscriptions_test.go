@@ -16,6 +16,7 @@ func subscriptionTests() []conformanceTest {
 	return []conformanceTest{
 		{"CreateLinkTokenInvalid", testCreateLinkTokenInvalid},
 		{"RedeemLinkToken", testRedeemLinkToken},
+		{"RedeemLinkTokenChatKind", testRedeemLinkTokenChatKind},
 		{"RedeemErrors", testRedeemErrors},
 		{"ResubscribeReplaces", testResubscribeReplaces},
 		{"ActiveAndChatSubscriptions", testActiveAndChatSubscriptions},
@@ -70,7 +71,7 @@ func redeem(t *testing.T, s Store, token string, sub Subscription) Subscription 
 // subscribe subscribes (chat, thread) to route through a fresh token.
 func subscribe(t *testing.T, s Store, chat, thread int64, route string, matchers ...string) Subscription {
 	t.Helper()
-	lt := createToken(t, s, LinkToken{Route: route, Matchers: matchers})
+	lt := createToken(t, s, LinkToken{Route: route, Matchers: matchers, Group: chat < 0})
 	return redeem(t, s, lt.Token, Subscription{ChatID: chat, ThreadID: thread, ChatTitle: "chat", CreatedBy: "@alice (1)"})
 }
 
@@ -570,7 +571,7 @@ func testRedeemSameTargetConcurrently(t *testing.T, s Store) {
 	const racers = 8
 	tokens := make([]string, racers)
 	for i := range tokens {
-		tokens[i] = createToken(t, s, LinkToken{Matchers: []string{fmt.Sprint("n=", i)}}).Token
+		tokens[i] = createToken(t, s, LinkToken{Matchers: []string{fmt.Sprint("n=", i)}, Group: true}).Token
 	}
 	got := make([]Subscription, racers)
 	var wg sync.WaitGroup
@@ -653,7 +654,7 @@ func testPruneLinkTokens(t *testing.T, s Store) {
 			t.Fatalf("PruneLinkTokens(%v) = %d, %v; want %d", before, got, err, want)
 		}
 	}
-	used := createToken(t, s, LinkToken{ExpiresAt: t0.Add(time.Hour)})
+	used := createToken(t, s, LinkToken{ExpiresAt: t0.Add(time.Hour), Group: true})
 	redeem(t, s, used.Token, Subscription{ChatID: -100})
 	unused := createToken(t, s, LinkToken{ExpiresAt: t0.Add(time.Hour)})
 	later := createToken(t, s, LinkToken{ExpiresAt: t0.Add(2 * time.Hour)})
@@ -668,5 +669,35 @@ func testPruneLinkTokens(t *testing.T, s Store) {
 	redeem(t, s, later.Token, Subscription{ChatID: 8})
 	if subs, err := s.ChatSubscriptions(t.Context(), -100); err != nil || len(subs) != 1 {
 		t.Errorf("subscription made with a pruned token: %+v, %v; want it kept", subs, err)
+	}
+}
+
+// A group link (?startgroup=) subscribes groups only and a private link
+// private chats only; a refused redemption leaves the token usable by the
+// chat it was made for.
+func testRedeemLinkTokenChatKind(t *testing.T, s Store) {
+	group := createToken(t, s, LinkToken{Group: true})
+	private := createToken(t, s, LinkToken{})
+	for _, tc := range []struct {
+		name  string
+		token string
+		chat  int64
+	}{
+		{"group link in a private chat", group.Token, 42},
+		{"private link in a group", private.Token, -100},
+		{"private link in a supergroup", private.Token, -1001234567890},
+	} {
+		if _, err := s.RedeemLinkToken(t.Context(), tc.token, redeemAt, Subscription{ChatID: tc.chat}); !errors.Is(err, ErrTokenWrongChat) {
+			t.Errorf("%s: %v, want ErrTokenWrongChat", tc.name, err)
+		}
+	}
+	if subs, err := s.ChatSubscriptions(t.Context(), 42); err != nil || len(subs) != 0 {
+		t.Fatalf("private chat subscriptions after refusals: %+v, %v", subs, err)
+	}
+	redeem(t, s, group.Token, Subscription{ChatID: -100})
+	redeem(t, s, private.Token, Subscription{ChatID: 42})
+	// The kind is checked after use and expiry: a used link says so.
+	if _, err := s.RedeemLinkToken(t.Context(), group.Token, redeemAt, Subscription{ChatID: 42}); !errors.Is(err, ErrTokenUsed) {
+		t.Errorf("used group link in a private chat: %v, want ErrTokenUsed", err)
 	}
 }
