@@ -100,8 +100,9 @@ type Actions struct {
 	metrics   *actionMetrics
 	receivers receivers // Alertmanager receivers seen per route, for /alerts
 
-	wg   sync.WaitGroup // presses being carried out
-	busy chan struct{}  // bounds concurrent Alertmanager calls
+	wg      sync.WaitGroup // presses being carried out
+	busy    chan struct{}  // bounds concurrent Alertmanager calls
+	pending pendingSends   // messages with buttons not yet recorded as sent
 }
 
 // NewActions builds Actions.

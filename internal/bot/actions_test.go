@@ -122,7 +122,7 @@ func newButtonsHarness(t *testing.T, ra bot.RouteActions, sil *recordingSilencer
 
 	g := &alert.Group{Source: alert.SourceAlertmanager, Route: "oncall", GroupKey: "g", Status: alert.StatusFiring,
 		Alerts: []alert.Alert{{Status: alert.StatusFiring, Labels: map[string]string{"alertname": "Disk", "instance": "db-1"}}}}
-	kb, onSent := h.actions.Keyboard("oncall", store.Target{ChatID: forumChat}, g)
+	kb, onSent := h.actions.Keyboard(t.Context(), "oncall", store.Target{ChatID: forumChat}, g)
 	if kb == nil || onSent == nil {
 		t.Fatal("no keyboard for a firing alert on a route with buttons")
 	}
@@ -327,7 +327,7 @@ func TestAckShownInEveryChatOfTheGroup(t *testing.T) {
 	h := newButtonsHarness(t, bot.RouteActions{}, sil, time.Minute)
 	g := &alert.Group{Source: alert.SourceAlertmanager, Route: "oncall", GroupKey: "g", Status: alert.StatusFiring,
 		Alerts: []alert.Alert{{Status: alert.StatusFiring, Labels: map[string]string{"alertname": "Disk", "instance": "db-1"}}}}
-	kb, onSent := h.actions.Keyboard("oncall", store.Target{ChatID: privateChat}, g)
+	kb, onSent := h.actions.Keyboard(t.Context(), "oncall", store.Target{ChatID: privateChat}, g)
 	private, err := h.client.SendMessage(t.Context(), telegram.SendMessageParams{ChatID: privateChat, Text: "Disk on db-1", ReplyMarkup: kb})
 	if err != nil {
 		t.Fatal(err)

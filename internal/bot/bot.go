@@ -117,7 +117,6 @@ type Bot struct {
 	log     *slog.Logger
 	limits  *commandLimits // commands per chat, sender and /start; under handling
 	replies *replyQueue    // nil: answers are sent by HandleUpdate
-	sending sending        // answers with buttons being sent, for presses to wait for
 	metrics *metrics
 
 	username atomic.Value // string: the bot's username, once getMe answered
@@ -177,9 +176,6 @@ func (b *Bot) UseActions(a *Actions) { b.actions = a }
 // onCallback hands a button press to Actions; without them every press is
 // still answered, so the client's spinner stops.
 func (b *Bot) onCallback(ctx context.Context, q *telegram.CallbackQuery) error {
-	if q.Message != nil {
-		b.sending.wait(ctx, q.Message.Chat.ID)
-	}
 	if b.actions != nil {
 		return b.actions.HandleCallback(ctx, q)
 	}

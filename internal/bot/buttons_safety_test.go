@@ -224,7 +224,7 @@ func (h *buttonsHarness) sendWithButtons(t *testing.T, route string, chat int64,
 	t.Helper()
 	g := &alert.Group{Source: alert.SourceAlertmanager, Route: route, GroupKey: alertname, Status: alert.StatusFiring,
 		Alerts: []alert.Alert{{Status: alert.StatusFiring, Labels: map[string]string{"alertname": alertname}}}}
-	kb, onSent := h.actions.Keyboard(route, store.Target{ChatID: chat}, g)
+	kb, onSent := h.actions.Keyboard(t.Context(), route, store.Target{ChatID: chat}, g)
 	if kb == nil || onSent == nil {
 		t.Fatalf("no keyboard for route %s", route)
 	}

@@ -33,6 +33,12 @@ type press struct {
 // are not held up; every press is answered.
 func (a *Actions) HandleCallback(ctx context.Context, q *telegram.CallbackQuery) error {
 	cb, msg, err := a.store.LookupCallback(ctx, q.Data)
+	if err == nil && msg.MessageID == 0 {
+		// Telegram showed the message a moment before its sender recorded
+		// it: wait for that, then look again.
+		a.pending.wait(ctx, msg.ID)
+		cb, msg, err = a.store.LookupCallback(ctx, q.Data)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		a.refuse(ctx, q, "unknown", "This button has expired.", false)
 		return nil

@@ -120,12 +120,14 @@ func linkRow(g *alert.Group) []telegram.InlineKeyboardButton {
 }
 
 // Keyboard returns the inline keyboard for a new message showing g in a
-// chat of route, and the function that records it once Telegram accepted
-// the message (the buttons answer "expired" until then): with its text as
-// accepted, whether it is a photo with that text as its caption, and the
-// image it shows, so that edits keep the image. nil, nil: the message gets
-// no keyboard.
-func (a *Actions) Keyboard(route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string)) {
+// chat of route, and the function that completes its record once Telegram
+// accepted the message: with its text as accepted, whether it is a photo
+// with that text as its caption, and the image it shows, so that edits
+// keep the image. The buttons are stored before Keyboard returns, so that
+// a press can never come before its record; one that comes before the
+// message is completed waits for it (see pendingSends). nil, nil: the
+// message gets no keyboard.
+func (a *Actions) Keyboard(ctx context.Context, route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string)) {
 	if g.Status != alert.StatusFiring || len(g.Alerts) == 0 {
 		return nil, nil
 	}
@@ -143,15 +145,28 @@ func (a *Actions) Keyboard(route string, to store.Target, g *alert.Group) (*tele
 	if kb == nil || len(set.records) == 0 {
 		return kb, nil
 	}
+	pending := store.ActionMessage{
+		Route: route, Source: string(g.Source), ChatID: to.ChatID, ThreadID: to.ThreadID,
+		GroupKey: g.GroupKey, SilenceLabels: labels, CreatedAt: set.now,
+	}
+	id, err := a.store.SaveActionMessage(ctx, pending, set.records)
+	if err != nil {
+		a.log.Error("storing buttons failed; the message goes without them", "chat_id", to.ChatID, "err", err)
+		return keyboard(linkRow(g)), nil
+	}
+	done := a.pending.add(id)
 	return kb, func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string) {
-		m := store.ActionMessage{
-			Route: route, Source: string(g.Source), ChatID: to.ChatID, ThreadID: to.ThreadID,
-			MessageID: messageID, GroupKey: g.GroupKey, SilenceLabels: labels,
-			Text: sent.Text, ParseMode: string(sent.ParseMode), Photo: photo, ImageURL: image, CreatedAt: set.now,
-		}
-		if _, err := a.store.SaveActionMessage(ctx, m, set.records); err != nil {
-			a.log.Error("storing buttons; they will answer \"expired\"", "chat_id", to.ChatID, "message_id", messageID, "err", err)
-		}
+		defer done()
+		a.markSent(ctx, id, to.ChatID, store.SentMessage{
+			MessageID: messageID, Text: sent.Text, ParseMode: string(sent.ParseMode), Photo: photo, ImageURL: image,
+		})
+	}
+}
+
+// markSent completes the record of a message with buttons.
+func (a *Actions) markSent(ctx context.Context, id, chatID int64, sent store.SentMessage) {
+	if err := a.store.MarkActionMessageSent(ctx, id, sent); err != nil {
+		a.log.Error("recording the sent message; its buttons will answer \"expired\"", "chat_id", chatID, "message_id", sent.MessageID, "err", err)
 	}
 }
 

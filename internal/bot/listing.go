@@ -217,16 +217,21 @@ func (a *Actions) sendSilences(ctx context.Context, m *telegram.Message, route s
 		rows = append(rows, []telegram.InlineKeyboardButton{btn})
 	}
 	text := strings.TrimSpace(b.String())
-	sent, ok := a.send(ctx, m, text, keyboard(rows...))
-	if !ok {
-		return
-	}
+	// The buttons are stored before the listing is sent (see Keyboard).
 	rec := store.ActionMessage{
 		Route: route, Source: string(alert.SourceAlertmanager), ChatID: m.Chat.ID, ThreadID: thread(m),
-		MessageID: sent.MessageID, GroupKey: "", SilenceLabels: map[string]string{}, Text: text, CreatedAt: set.now,
+		GroupKey: "", SilenceLabels: map[string]string{}, CreatedAt: set.now,
 	}
-	if _, err := a.store.SaveActionMessage(ctx, rec, set.records); err != nil {
-		a.log.Error("storing /silences buttons", "err", err)
+	id, err := a.store.SaveActionMessage(ctx, rec, set.records)
+	if err != nil {
+		a.log.Error("storing /silences buttons failed; listing sent without them", "err", err)
+		a.send(ctx, m, text, nil)
+		return
+	}
+	done := a.pending.add(id)
+	defer done()
+	if sent, ok := a.send(ctx, m, text, keyboard(rows...)); ok {
+		a.markSent(ctx, id, m.Chat.ID, store.SentMessage{MessageID: sent.MessageID, Text: text})
 	}
 }
 

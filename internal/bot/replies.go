@@ -36,11 +36,7 @@ func (b *Bot) reply(m *telegram.Message, text string) {
 // handled; call with b.handling held.
 func (b *Bot) later(m *telegram.Message, send func(ctx context.Context, m *telegram.Message)) {
 	msg := *m
-	b.pending = append(b.pending, replyJob{chatID: m.Chat.ID, run: func(ctx context.Context) {
-		ctx, job := b.sending.job(ctx, msg.Chat.ID)
-		defer job.settle()
-		send(ctx, &msg)
-	}})
+	b.pending = append(b.pending, replyJob{chatID: m.Chat.ID, run: func(ctx context.Context) { send(ctx, &msg) }})
 }
 
 // maxReplyRunes keeps the bot's answers under Telegram's 4096 limit.
@@ -54,8 +50,6 @@ func sendReply(ctx context.Context, api interface {
 	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
 }, pacer Pacer, log *slog.Logger, m *telegram.Message, text string, kb *telegram.InlineKeyboardMarkup,
 ) (sent telegram.Message, ok bool) {
-	job := jobOf(ctx)
-	job.settle() // what the job sent before is stored by now
 	if err := paceReply(ctx, pacer, m.Chat.ID); err != nil {
 		level := slog.LevelDebug // shutdown
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -63,9 +57,6 @@ func sendReply(ctx context.Context, api interface {
 		}
 		log.Log(ctx, level, "reply not sent: no send slot in time", "chat_id", m.Chat.ID, "err", err)
 		return sent, false
-	}
-	if kb != nil {
-		job.sendingKeyboard() // presses in the chat wait until its buttons are stored
 	}
 	sent, err := api.SendMessage(ctx, telegram.SendMessageParams{
 		ChatID: m.Chat.ID, MessageThreadID: thread(m), Text: render.TruncateRunes(maxReplyRunes, text), ReplyMarkup: kb,

@@ -86,7 +86,7 @@ type Buttons interface {
 	// as accepted, whether it is a photo with that text as its caption,
 	// and the image it shows (as the photo or as the link preview; "" for
 	// none).
-	Keyboard(route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string))
+	Keyboard(ctx context.Context, route string, to store.Target, g *alert.Group) (*telegram.InlineKeyboardMarkup, func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string))
 	// GroupResolved is told once a group's resolved state was delivered.
 	GroupResolved(ctx context.Context, route, groupKey string)
 }

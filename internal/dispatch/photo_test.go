@@ -34,7 +34,7 @@ type sentReport struct {
 
 var _ Buttons = (*recordingButtons)(nil)
 
-func (b *recordingButtons) Keyboard(string, store.Target, *alert.Group) (*telegram.InlineKeyboardMarkup, func(context.Context, int64, render.Message, bool, string)) {
+func (b *recordingButtons) Keyboard(context.Context, string, store.Target, *alert.Group) (*telegram.InlineKeyboardMarkup, func(context.Context, int64, render.Message, bool, string)) {
 	kb := &telegram.InlineKeyboardMarkup{InlineKeyboard: [][]telegram.InlineKeyboardButton{{{Text: "✅ Ack", CallbackData: "ack-0001"}}}}
 	return kb, func(_ context.Context, id int64, sent render.Message, photo bool, image string) {
 		b.mu.Lock()

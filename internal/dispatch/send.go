@@ -59,7 +59,7 @@ func (d *Dispatcher) prepareSingle(ctx context.Context, it item) *job {
 	}
 	if it.g.Status != alert.StatusResolved {
 		if d.cfg.Buttons != nil {
-			j.keyboard, j.onSent = d.cfg.Buttons.Keyboard(it.del.Route, it.del.Target, it.g)
+			j.keyboard, j.onSent = d.cfg.Buttons.Keyboard(ctx, it.del.Route, it.del.Target, it.g)
 		}
 		return j
 	}

@@ -13,14 +13,17 @@ const (
 	ActionStateResolved = "resolved" // the group resolved; buttons are gone
 )
 
-// ActionMessage is one sent Telegram message that carries action buttons.
+// ActionMessage is one Telegram message that carries action buttons. It is
+// stored with its buttons before the message is sent, so that no press can
+// come before its record, and completed by MarkActionMessageSent once
+// Telegram accepted it; until then MessageID is 0 (pending).
 type ActionMessage struct {
 	ID        int64
 	Route     string
 	Source    string // alertmanager | grafana: which API a silence goes to
 	ChatID    int64
 	ThreadID  int64
-	MessageID int64
+	MessageID int64 // 0 while pending
 	GroupKey  string
 	// SilenceLabels are what a silence made from this message matches
 	// (one equality matcher per label), fixed when the message was sent.
@@ -53,6 +56,15 @@ type Callback struct {
 	CreatedAt       time.Time
 }
 
+// SentMessage is what Telegram accepted for a pending ActionMessage.
+type SentMessage struct {
+	MessageID int64
+	Text      string
+	ParseMode string
+	Photo     bool
+	ImageURL  string
+}
+
 // ActionState is a state change of an ActionMessage.
 type ActionState struct {
 	State     string
@@ -64,9 +76,13 @@ type ActionState struct {
 
 // Actions is the persistence behind inline buttons.
 type Actions interface {
-	// SaveActionMessage stores a sent message and its buttons (their
-	// ActionMessageID is set to the new message's id) and returns its id.
+	// SaveActionMessage stores a message (sent, or pending with MessageID
+	// 0) and its buttons (their ActionMessageID is set to the new
+	// message's id) and returns its id.
 	SaveActionMessage(ctx context.Context, m ActionMessage, buttons []Callback) (int64, error)
+	// MarkActionMessageSent completes a pending message with what Telegram
+	// accepted; ErrNotFound if unknown.
+	MarkActionMessageSent(ctx context.Context, id int64, sent SentMessage) error
 	// AddCallbacks stores more buttons of existing messages.
 	AddCallbacks(ctx context.Context, buttons []Callback) error
 	// ReplaceCallbacks makes buttons the only live buttons of the action
@@ -84,8 +100,8 @@ type Actions interface {
 	SetActionState(ctx context.Context, id int64, st ActionState) error
 	// ActionMessagesInState returns the messages in state, oldest first.
 	ActionMessagesInState(ctx context.Context, state string) ([]ActionMessage, error)
-	// ActionMessagesForGroup returns the messages showing a route's alert
-	// group, in every chat, oldest first.
+	// ActionMessagesForGroup returns the sent messages showing a route's
+	// alert group, in every chat, oldest first.
 	ActionMessagesForGroup(ctx context.Context, route, groupKey string) ([]ActionMessage, error)
 	// PruneActionMessages deletes messages (and their buttons) not updated
 	// since before and returns how many.

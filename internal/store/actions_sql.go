@@ -13,8 +13,8 @@ const actionMessageColumns = `id, route, source, chat_id, thread_id, message_id,
 	text, parse_mode, photo, image_url, state, silence_id, actor, state_until, created_at, updated_at`
 
 func (s *sqlStore) SaveActionMessage(ctx context.Context, m ActionMessage, buttons []Callback) (int64, error) {
-	if m.ChatID == 0 || m.MessageID == 0 {
-		return 0, errors.New("store: save action message: no chat or message id")
+	if m.ChatID == 0 {
+		return 0, errors.New("store: save action message: no chat id")
 	}
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now()
@@ -49,6 +49,21 @@ func (s *sqlStore) SaveActionMessage(ctx context.Context, m ActionMessage, butto
 		return 0, err
 	}
 	return id, wrapErr("save action message", tx.Commit())
+}
+
+func (s *sqlStore) MarkActionMessageSent(ctx context.Context, id int64, sent SentMessage) error {
+	if sent.MessageID == 0 {
+		return errors.New("store: mark action message sent: no message id")
+	}
+	n, err := execCount(ctx, s.write, `UPDATE action_messages SET message_id = $2, text = $3, parse_mode = $4,
+		photo = $5, image_url = $6 WHERE id = $1`, id, sent.MessageID, sent.Text, sent.ParseMode, sent.Photo, sent.ImageURL)
+	if err != nil {
+		return wrapErr("mark action message sent", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 func (s *sqlStore) AddCallbacks(ctx context.Context, buttons []Callback) error {
@@ -154,7 +169,7 @@ func (s *sqlStore) ActionMessagesInState(ctx context.Context, state string) ([]A
 }
 
 func (s *sqlStore) ActionMessagesForGroup(ctx context.Context, route, groupKey string) ([]ActionMessage, error) {
-	return s.queryActionMessages(ctx, `WHERE route = $1 AND group_key = $2 ORDER BY id`, route, groupKey)
+	return s.queryActionMessages(ctx, `WHERE route = $1 AND group_key = $2 AND message_id <> 0 ORDER BY id`, route, groupKey)
 }
 
 func (s *sqlStore) PruneActionMessages(ctx context.Context, before time.Time) (int, error) {

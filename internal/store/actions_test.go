@@ -16,6 +16,7 @@ func actionTests() []conformanceTest {
 		{"ReplaceCallbacksRevokesOldButtons", testReplaceCallbacks},
 		{"RevokeCallbacks", testRevokeCallbacks},
 		{"SilenceRecords", testSilenceRecords},
+		{"PendingActionMessage", testPendingActionMessage},
 	}
 }
 
@@ -104,8 +105,11 @@ func testCallbackErrors(t *testing.T, s Store) {
 	if err := s.SetActionState(t.Context(), 999, ActionState{State: ActionStateAcked}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown message: %v, want ErrNotFound", err)
 	}
-	if _, err := s.SaveActionMessage(t.Context(), ActionMessage{ChatID: 1}, nil); err == nil {
-		t.Fatal("message without message id accepted")
+	if _, err := s.SaveActionMessage(t.Context(), ActionMessage{MessageID: 1}, nil); err == nil {
+		t.Fatal("message without chat id accepted")
+	}
+	if err := s.MarkActionMessageSent(t.Context(), 999, SentMessage{MessageID: 5}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("marking an unknown message sent: %v, want ErrNotFound", err)
 	}
 	long := string(make([]byte, 65))
 	if _, err := s.SaveActionMessage(t.Context(), sampleActionMessage(1, 2, "g"), []Callback{{ID: long, Action: "ack"}}); err == nil {
@@ -255,5 +259,33 @@ func testSilenceRecords(t *testing.T, s Store) {
 	}
 	if _, err := s.SilenceRecord(t.Context(), "alertmanager", "old"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("pruned record: err = %v", err)
+	}
+}
+
+// A message's buttons are stored before it is sent (MessageID 0), so a
+// press can never come before its record; the message is completed once
+// Telegram accepted it, and only then counts among its group's messages.
+func testPendingActionMessage(t *testing.T, s Store) {
+	m := sampleActionMessage(-100123, 0, "g")
+	m.Text, m.ParseMode = "", ""
+	id, err := s.SaveActionMessage(t.Context(), m, []Callback{{ID: "ack-eeeeeeeeeeeeeeee", Action: "ack", CreatedAt: t0}})
+	if err != nil {
+		t.Fatalf("SaveActionMessage(pending): %v", err)
+	}
+	if _, got, err := s.LookupCallback(t.Context(), "ack-eeeeeeeeeeeeeeee"); err != nil || got.ID != id || got.MessageID != 0 {
+		t.Fatalf("pending button = %+v, %v", got, err)
+	}
+	if got, _ := s.ActionMessagesForGroup(t.Context(), "oncall", "g"); len(got) != 0 {
+		t.Fatalf("a pending message is listed with its group: %+v", got)
+	}
+	if err := s.MarkActionMessageSent(t.Context(), id, SentMessage{MessageID: 77, Text: "<b>Disk</b>", ParseMode: "HTML", Photo: true, ImageURL: "https://x/a.png"}); err != nil {
+		t.Fatalf("MarkActionMessageSent: %v", err)
+	}
+	_, got, err := s.LookupCallback(t.Context(), "ack-eeeeeeeeeeeeeeee")
+	if err != nil || got.MessageID != 77 || got.Text != "<b>Disk</b>" || got.ParseMode != "HTML" || !got.Photo || got.ImageURL != "https://x/a.png" {
+		t.Fatalf("sent message = %+v, %v", got, err)
+	}
+	if all, _ := s.ActionMessagesForGroup(t.Context(), "oncall", "g"); len(all) != 1 || all[0].ID != id {
+		t.Fatalf("group messages = %+v, want the sent one", all)
 	}
 }
