@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 		Pacer: pacer,
 	},
 		a.store, recipients(cfg, a.store, logger), renderer, a.client, a.chatEvents(), logger, reg)
-	reg.MustRegister(newOutboxCollector(a.store), newSubscriptionCollector(a.store))
+	reg.MustRegister(newOutboxCollector(a.store), newSubscriptionCollector(a.store), newWALGauge(a.store))
 
 	router := httpapi.NewRouter(httpapi.Deps{
 		Logger:        logger.With("component", "http"),

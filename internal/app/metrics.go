@@ -71,3 +71,16 @@ func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), route)
 	}
 }
+
+// newWALGauge exports the size of the SQLite write-ahead log file, read at
+// scrape time; always 0 with PostgreSQL, so that dashboards and alerts see
+// the same series whatever the storage.
+func newWALGauge(s store.Store) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "alertgram_store_wal_bytes",
+		Help: "Size of the SQLite write-ahead log file in bytes (0 with PostgreSQL).",
+	}, func() float64 {
+		n, _ := store.WALBytes(s)
+		return float64(n)
+	})
+}

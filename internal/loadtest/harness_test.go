@@ -4,6 +4,11 @@
 // it only runs with -load:
 //
 //	make load   # go test ./internal/loadtest -run TestLoad -load -v -timeout 30m
+//
+// Each scenario is a subtest (idle, storm, fanout, ingest, wal); -run
+// selects some, and the table then holds their figures only:
+//
+//	go test ./internal/loadtest -run 'TestLoad/^wal$' -load -v -count=1
 package loadtest
 
 import (
@@ -52,6 +57,7 @@ func TestMain(m *testing.M) {
 // proc is one alertgram process under load.
 type proc struct {
 	url string
+	db  string // the SQLite database file
 	cmd *exec.Cmd
 	log *testutil.SyncBuffer
 }
@@ -59,7 +65,13 @@ type proc struct {
 // start runs alertgram with routes (YAML list items) against fake.
 func start(t *testing.T, fake *testutil.Telegram, routes string) *proc {
 	t.Helper()
-	dir := t.TempDir()
+	return startIn(t, fake, t.TempDir(), routes)
+}
+
+// startIn is start with its config and database (alertgram.db) in dir,
+// which may hold a database prepared by the scenario.
+func startIn(t *testing.T, fake *testutil.Telegram, dir, routes string) *proc {
+	t.Helper()
 	listen := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	cfg := fmt.Sprintf("listen: %q\nstorage: \"sqlite://%s\"\nlog: {level: warn}\ntelegram:\n  token: %q\n  api_url: %q\nroutes:\n%s",
 		listen, filepath.Join(dir, "alertgram.db"), fake.Token(), fake.URL(), routes)
@@ -67,7 +79,7 @@ func start(t *testing.T, fake *testutil.Telegram, routes string) *proc {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{url: "http://" + listen, log: &testutil.SyncBuffer{}}
+	p := &proc{url: "http://" + listen, db: filepath.Join(dir, "alertgram.db"), log: &testutil.SyncBuffer{}}
 	p.cmd = exec.Command(binary, "serve", "--config", path)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {

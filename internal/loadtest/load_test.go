@@ -45,6 +45,7 @@ func TestLoad(t *testing.T) {
 	t.Run("storm", func(t *testing.T) { storm(t, rep) })
 	t.Run("fanout", func(t *testing.T) { fanout(t, rep) })
 	t.Run("ingest", func(t *testing.T) { ingest(t, rep) })
+	t.Run("wal", func(t *testing.T) { walGrowth(t, rep) })
 }
 
 // idleLatency: one alert at a time (1.1 s apart, so pacing never waits):
@@ -158,6 +159,8 @@ func ingest(t *testing.T, rep *report) {
 	fake := testutil.NewTelegram(t)
 	p := start(t, fake, "  - name: ingest\n    chats: [-1009990001]\n")
 	url := p.url + "/webhook/alertmanager/ingest"
+	wal := startWALSampler(p.db + "-wal")
+	defer wal.stop()
 	ctx, cancel := context.WithTimeout(t.Context(), duration)
 	defer cancel()
 	var (
@@ -199,6 +202,7 @@ func ingest(t *testing.T, rep *report) {
 	sortDurations(lat)
 	rep.add("ingest", fmt.Sprintf("accepted webhooks/s (%d senders, %v, SQLite)", *senders, duration), fmt.Sprintf("%.0f (%d accepted, %d failed)", float64(len(lat))/elapsed.Seconds(), len(lat), failed.Load()))
 	rep.add("ingest", "latency p50 / p99", ms(percentile(lat, .5))+" / "+ms(percentile(lat, .99)))
+	rep.add("ingest", "WAL max / at the end", inMiB(wal.max())+" / "+inMiB(wal.current()))
 	_, peak := p.rss(t)
 	rep.add("ingest", "peak RSS", fmt.Sprintf("%.1f MiB", peak))
 }

@@ -24,6 +24,9 @@ import (
 //
 // wal_autocheckpoint(0) on the writer: checkpoints run in the background
 // from their own connection (checkpoint.go), not inside a webhook's commit.
+// journal_size_limit: when the writer starts the WAL over, it cuts a file
+// larger than walSizeLimit down to it. The checkpointer's connection waits
+// at most walResetBusyTimeout for readers (its only waits).
 //
 // busy_timeout makes a connection wait for a lock held by another process
 // (say `alertgram link` beside `serve`) instead of failing with SQLITE_BUSY.
@@ -31,10 +34,15 @@ import (
 // takes the write lock at BEGIN, so a transaction never has to upgrade a
 // read lock to a write lock: the upgrade is what fails with SQLITE_BUSY
 // without consulting busy_timeout.
+//
+// The numbers in journal_size_limit and the checkpointer's busy_timeout are
+// walSizeLimit and walResetBusyTimeout (TestSQLiteConnectionSettings).
 const (
 	sqliteCommon = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-	sqliteWriter = sqliteCommon + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
-	sqliteReader = sqliteCommon + "&_pragma=query_only(1)"
+	sqliteWriter = sqliteCommon + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)" +
+		"&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+	sqliteReader       = sqliteCommon + "&_pragma=query_only(1)"
+	sqliteCheckpointer = "_pragma=busy_timeout(50)"
 )
 
 func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*sqlStore, error) {
@@ -67,7 +75,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*sqlStor
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	walDB, err := openSQLitePool(ctx, path, sqliteCommon)
+	walDB, err := openSQLitePool(ctx, path, sqliteCheckpointer)
 	if err != nil {
 		read.Close()
 		write.Close()
@@ -81,7 +89,12 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*sqlStor
 		write.Close()
 		return nil, err
 	}
-	s.wal, s.walDB = startCheckpointer(walDB, checkpointInterval, logger), walDB
+	if s.wal, err = startCheckpointer(ctx, walDB, write, path, logger); err != nil {
+		s.Close()
+		walDB.Close()
+		return nil, err
+	}
+	s.walDB = walDB
 	logger.Info("store opened", "driver", "sqlite", "path", path)
 	return s, nil
 }
