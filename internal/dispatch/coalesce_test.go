@@ -290,8 +290,8 @@ func TestTopUpKeepsPacing(t *testing.T) {
 	wantCounts(t, st, map[string]int{store.StateDelivered: 2})
 }
 
-// slowClaims is the store whose slowCall-th ClaimChatDeliveries takes
-// delay on the fake clock.
+// slowClaims is the store whose slowCall-th claim takes delay on the fake
+// clock.
 type slowClaims struct {
 	store.Store
 	clk      *testutil.ManualClock
@@ -304,7 +304,7 @@ type slowClaims struct {
 
 var _ Outbox = (*slowClaims)(nil)
 
-func (s *slowClaims) ClaimChatDeliveries(ctx context.Context, owner string, chat int64, now, leaseUntil time.Time, limit int) ([]store.Delivery, error) {
+func (s *slowClaims) ClaimChatDeliveryHeaders(ctx context.Context, owner string, chat int64, now, leaseUntil time.Time, limit int) ([]store.DeliveryHeader, error) {
 	s.mu.Lock()
 	s.calls++
 	slow := s.calls == s.slowCall
@@ -312,7 +312,7 @@ func (s *slowClaims) ClaimChatDeliveries(ctx context.Context, owner string, chat
 	if slow {
 		s.clk.Advance(s.delay)
 	}
-	return s.Store.ClaimChatDeliveries(ctx, owner, chat, now, leaseUntil, limit)
+	return s.Store.ClaimChatDeliveryHeaders(ctx, owner, chat, now, leaseUntil, limit)
 }
 
 // jumpClock is the limiter's clock in a single-goroutine simulation: a

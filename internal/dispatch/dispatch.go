@@ -5,6 +5,11 @@
 // older unsent one, and several groups become one digest message. A group
 // that resolves edits its original message. A delivery is marked done only
 // after Telegram accepted it; nothing accepted is dropped.
+//
+// Memory grows with the backlog by a small header per pending delivery, not
+// by its payload: a worker holds its claims as headers and reads the
+// payloads of the message it prepares, within a payload budget all workers
+// share; a prepared digest keeps only its text (see runChat).
 package dispatch
 
 import (
@@ -35,6 +40,9 @@ type Outbox interface {
 	FailDelivery(ctx context.Context, id int64, reason string) error
 	RetargetDeliveries(ctx context.Context, from, to int64) (int, error)
 	store.Lifecycle
+	// Workers claim deliveries as headers and read the payloads of the
+	// message they prepare only.
+	store.LightClaims
 }
 
 // Sender is the part of the Bot API the dispatcher uses.
@@ -112,12 +120,18 @@ type Config struct {
 	Retention    time.Duration // how long finished notifications are kept; 0: for ever
 	Buttons      Buttons       // nil: messages carry no keyboard
 	MaxWorkers   int           // chats sent to concurrently; default 1000
-	ChatBatch    int           // deliveries one chat worker holds; default 200 (a digest carries far fewer)
+	ChatBatch    int           // deliveries one chat worker holds, as headers; default 200 (a digest carries far fewer)
 	Lease        time.Duration // how long a claim lasts; default 10m
 	SendTimeout  time.Duration // per Telegram call; default 30s
 	PollInterval time.Duration // how often due retries are looked for; default 500ms
 	MaxBackoff   time.Duration // cap of the retry backoff; default 5m
 	Now          func() time.Time
+
+	// PayloadBudget bounds the notification payload bytes all workers
+	// together hold read and decoded; default 8 MiB. A message reads at
+	// most a quarter of it (but always one notification), and only a
+	// single group's message keeps its payload's share until it is sent.
+	PayloadBudget int64
 }
 
 func (c *Config) defaults() {
@@ -131,6 +145,9 @@ func (c *Config) defaults() {
 	}
 	if c.ChatBatch == 0 {
 		c.ChatBatch = 200
+	}
+	if c.PayloadBudget <= 0 {
+		c.PayloadBudget = 8 << 20
 	}
 	def(&c.Lease, 10*time.Minute)
 	def(&c.SendTimeout, 30*time.Second)
@@ -148,6 +165,7 @@ func (c *Config) defaults() {
 type Dispatcher struct {
 	cfg        Config
 	outbox     Outbox
+	budget     *budget // of payload bytes held decoded
 	recipients Recipients
 	renderer   *render.Renderer
 	sender     Sender
@@ -170,7 +188,8 @@ type Dispatcher struct {
 func New(cfg Config, out Outbox, rec Recipients, r *render.Renderer, s Sender, ev ChatEvents, l *slog.Logger, reg prometheus.Registerer) *Dispatcher {
 	cfg.defaults()
 	return &Dispatcher{
-		cfg: cfg, outbox: out, recipients: rec, renderer: r, sender: s, events: ev,
+		cfg: cfg, outbox: out, budget: newBudget(cfg.PayloadBudget),
+		recipients: rec, renderer: r, sender: s, events: ev,
 		log:      l.With("component", "dispatch"),
 		metrics:  newMetrics(reg),
 		wake:     make(chan struct{}, 1),

@@ -75,15 +75,20 @@ func (s *spyOutbox) RetryDelivery(ctx context.Context, id int64, next time.Time,
 	return s.Store.RetryDelivery(ctx, id, next, lastErr)
 }
 
-func (s *spyOutbox) ClaimChatDeliveries(ctx context.Context, owner string, chat int64, now, leaseUntil time.Time, limit int) ([]store.Delivery, error) {
-	ds, err := s.Store.ClaimChatDeliveries(ctx, owner, chat, now, leaseUntil, limit)
+// ClaimChatDeliveryHeaders is how workers claim; it runs afterClaim.
+func (s *spyOutbox) ClaimChatDeliveryHeaders(ctx context.Context, owner string, chat int64, now, leaseUntil time.Time, limit int) ([]store.DeliveryHeader, error) {
+	hs, err := s.Store.ClaimChatDeliveryHeaders(ctx, owner, chat, now, leaseUntil, limit)
 	s.mu.Lock()
 	hook := s.afterClaim
 	s.mu.Unlock()
-	if hook != nil && len(ds) > 0 {
+	if hook != nil && len(hs) > 0 {
+		ds := make([]store.Delivery, len(hs))
+		for i, h := range hs {
+			ds[i] = h.Delivery
+		}
 		hook(ds)
 	}
-	return ds, err
+	return hs, err
 }
 
 func (s *spyOutbox) setAfterClaim(f func([]store.Delivery)) {

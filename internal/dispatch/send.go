@@ -26,7 +26,7 @@ func contextForRecording(ctx context.Context) (context.Context, context.CancelFu
 // job is one prepared message, rendered before the pacing wait.
 type job struct {
 	kind     string // single | digest | resolve
-	items    []item // the deliveries it carries
+	items    []item // the deliveries it carries; a digest's without their groups
 	to       store.Target
 	spec     RouteSpec
 	msg      render.Message
@@ -43,27 +43,30 @@ type job struct {
 	// keyboard of a new single message, and what records it once sent.
 	keyboard *telegram.InlineKeyboardMarkup
 	onSent   func(ctx context.Context, messageID int64, sent render.Message, photo bool, image string)
+	// weight is the payload budget the job keeps until it is done: a
+	// single group's, kept decoded until sent; 0 for a digest.
+	weight int64
 }
 
 // prepareSingle prepares one alert group. A resolved group whose original
 // message is known edits it in place and, with send_resolved, gets a short
 // reply threaded to it; anything else is a new message.
 func (d *Dispatcher) prepareSingle(ctx context.Context, it item) *job {
-	spec := d.spec(it.del.Route)
-	l := d.logFor(it.del)
+	spec := d.spec(it.route)
+	l := d.logFor(it)
 	j := &job{
-		kind: "single", items: []item{it}, to: it.del.Target, spec: spec, log: l,
+		kind: "single", items: []item{it}, to: it.to, spec: spec, log: l,
 		msg: d.render(l, it.g, spec, spec.Template), quiet: silent(spec, it.g),
 		fallback: func() render.Message { return d.renderer.Fallback(it.g) },
 		image:    imageOf(it.g),
 	}
 	if it.g.Status != alert.StatusResolved {
 		if d.cfg.Buttons != nil {
-			j.keyboard, j.onSent = d.cfg.Buttons.Keyboard(ctx, it.del.Route, it.del.Target, it.g)
+			j.keyboard, j.onSent = d.cfg.Buttons.Keyboard(ctx, it.route, it.to, it.g)
 		}
 		return j
 	}
-	ref, ok := d.ref(ctx, it.del)
+	ref, ok := d.ref(ctx, it)
 	if !ok {
 		return j
 	}
@@ -76,11 +79,13 @@ func (d *Dispatcher) prepareSingle(ctx context.Context, it item) *job {
 }
 
 // prepareDigest renders several alert groups as one message; those that do
-// not fit are returned for the next message.
-func (d *Dispatcher) prepareDigest(ctx context.Context, items []item) (*job, []store.Delivery) {
-	first := items[0].del
-	l := d.log.With("chat_id", first.Target.ChatID, "route", first.Route, "groups", len(items))
-	spec := d.spec(first.Route)
+// not fit are returned for the next message. The job keeps the text, its
+// plain-text fallback and the shown deliveries, not their groups: a digest
+// waiting for its slot holds one message's worth whatever it shows.
+func (d *Dispatcher) prepareDigest(ctx context.Context, items []item) (*job, []item) {
+	first := items[0]
+	l := d.log.With("chat_id", first.to.ChatID, "route", first.route, "groups", len(items))
+	spec := d.spec(first.route)
 	groups := make([]*alert.Group, len(items))
 	for i, it := range items {
 		groups[i] = it.g
@@ -88,9 +93,9 @@ func (d *Dispatcher) prepareDigest(ctx context.Context, items []item) (*job, []s
 	dg, err := d.renderer.RenderDigest(groups, spec.Template, spec.ParseMode)
 	if err != nil {
 		l.Error("digest template failed; sending the oldest group alone", "err", err)
-		return d.prepareSingle(ctx, items[0]), deliveries(items[1:])
+		return d.prepareSingle(ctx, items[0]), items[1:]
 	}
-	j := &job{kind: "digest", to: first.Target, spec: spec, msg: dg.Message, log: l}
+	j := &job{kind: "digest", to: first.to, spec: spec, msg: dg.Message, log: l, items: make([]item, 0, len(dg.Included))}
 	inDigest := map[int]bool{}
 	var shownGroups []*alert.Group
 	for _, i := range dg.Included {
@@ -98,20 +103,20 @@ func (d *Dispatcher) prepareDigest(ctx context.Context, items []item) (*job, []s
 		shownGroups = append(shownGroups, groups[i])
 		inDigest[i] = true
 	}
-	var left []store.Delivery
+	left := make([]item, 0, len(items)-len(j.items))
 	for i, it := range items {
 		if !inDigest[i] {
-			left = append(left, it.del)
+			left = append(left, it)
 		}
 	}
 	j.quiet = silent(spec, shownGroups...)
-	j.fallback = func() render.Message {
-		var b strings.Builder
-		for _, g := range shownGroups {
-			b.WriteString(d.renderer.Fallback(g).Text + "\n\n")
-		}
-		return render.Message{Text: truncateFallback(b.String())}
+	var b strings.Builder
+	for _, g := range shownGroups {
+		b.WriteString(d.renderer.Fallback(g).Text + "\n\n")
 	}
+	fallback := render.Message{Text: truncateFallback(b.String())}
+	j.fallback = func() render.Message { return fallback }
+	strip(j.items)
 	return j, left
 }
 
@@ -134,7 +139,7 @@ func (d *Dispatcher) execute(ctx context.Context, j *job) bool {
 	}
 	d.metrics.sent.WithLabelValues(j.kind).Inc()
 	for _, it := range j.items {
-		d.putRef(ctx, it.del, it.g, sent.MessageID, j.kind == "digest", sh.photo)
+		d.putRef(ctx, it, sent.MessageID, j.kind == "digest", sh.photo)
 	}
 	if j.kind == "digest" {
 		d.metrics.coalesced.WithLabelValues("digest").Add(float64(len(j.items) - 1))
@@ -151,20 +156,20 @@ func (d *Dispatcher) executeResolve(ctx context.Context, j *job) bool {
 	photo, err := d.editOriginal(ctx, j)
 	if telegram.IsMessageMissing(err) {
 		if !j.spec.SendResolved {
-			d.endAsSuperseded(ctx, []int64{it.del.ID}, "original message gone, and send_resolved is off")
+			d.endAsSuperseded(ctx, []int64{it.id}, "original message gone, and send_resolved is off")
 			return true
 		}
 		j.log.Info("original message is gone; sending a new one", "message_id", j.editID)
 		j.kind, j.quiet = "single", true
 		return d.execute(ctx, j)
 	}
-	if !d.record(ctx, j.log, []store.Delivery{it.del}, telegram.Message{MessageID: j.editID}, err) {
+	if !d.record(ctx, j.log, []store.Delivery{it.delivery()}, telegram.Message{MessageID: j.editID}, err) {
 		return false
 	}
 	d.metrics.edits.Inc()
-	d.putRef(ctx, it.del, it.g, j.editID, false, photo)
+	d.putRef(ctx, it, j.editID, false, photo)
 	if d.cfg.Buttons != nil {
-		d.cfg.Buttons.GroupResolved(ctx, it.del.Route, it.del.GroupKey)
+		d.cfg.Buttons.GroupResolved(ctx, it.route, it.groupKey)
 	}
 	if j.reply != nil {
 		d.replyResolved(ctx, j, *j.reply)
@@ -276,10 +281,10 @@ func isThreadMissing(err error) bool {
 	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "message thread not found")
 }
 
-func (d *Dispatcher) putRef(ctx context.Context, del store.Delivery, g *alert.Group, messageID int64, digest, photo bool) {
+func (d *Dispatcher) putRef(ctx context.Context, it item, messageID int64, digest, photo bool) {
 	err := d.outbox.PutMessageRef(ctx, store.MessageRef{
-		ChatID: del.Target.ChatID, ThreadID: del.Target.ThreadID, Route: del.Route, GroupKey: del.GroupKey,
-		MessageID: messageID, Status: string(g.Status), Digest: digest, Photo: photo, UpdatedAt: d.cfg.Now(),
+		ChatID: it.to.ChatID, ThreadID: it.to.ThreadID, Route: it.route, GroupKey: it.groupKey,
+		MessageID: messageID, Status: string(it.status), Digest: digest, Photo: photo, UpdatedAt: d.cfg.Now(),
 	})
 	if err != nil {
 		d.logStoreErr(ctx, "storing message reference", err)

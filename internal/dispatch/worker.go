@@ -2,10 +2,9 @@ package dispatch
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
-
-	"github.com/alertgram/alertgram/internal/store"
 )
 
 // schedule starts a worker for every chat with due deliveries that has none
@@ -77,64 +76,91 @@ func (d *Dispatcher) deliverDue(ctx context.Context) {
 // turns a storm into few messages. It returns when the chat has nothing
 // due, on shutdown, or when a failure postponed the chat; what it still
 // holds is then released.
+//
+// A worker holds its claims as headers (store.LightClaims): the payloads
+// of a unit are read when its message is prepared, within the payload
+// budget, and only a single group's message keeps its group decoded until
+// it is sent; a digest keeps its text.
 func (d *Dispatcher) runChat(ctx context.Context, chat int64) {
-	var batch []store.Delivery
+	var held []item
 	for ctx.Err() == nil {
-		if batch = d.claim(ctx, chat, batch); len(batch) == 0 {
+		if held = d.claim(ctx, chat, held); len(held) == 0 {
 			return
 		}
-		unit, rest := nextUnit(batch)
-		j, left := d.prepare(ctx, unit)
-		batch = append(left, rest...)
+		unit, rest := nextUnit(held)
+		j, left, err := d.prepare(ctx, unit)
+		held = slices.Concat(left, rest) // a new slice, without room to spare: a worker holds it a while
+		if err != nil && ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			d.postponeUnread(ctx, held, int(unit[0].attempts), err)
+			return
+		}
 		if j == nil {
 			continue // everything in the unit was superseded
 		}
 		if err := d.cfg.Pacer.Wait(ctx, chat); err != nil {
-			batch = append(batch, deliveries(j.items)...)
+			d.budget.release(j.weight)
+			held = append(held, strip(j.items)...)
 			break
 		}
-		if !d.execute(ctx, j) {
-			d.release(ctx, batch, "chat postponed")
+		ok := d.execute(ctx, j)
+		d.budget.release(j.weight)
+		if !ok {
+			d.release(ctx, held, d.cfg.Now(), "chat postponed")
 			return
 		}
 	}
-	d.release(ctx, batch, "shutdown")
+	d.release(ctx, held, d.cfg.Now(), "shutdown")
 }
 
-// claim tops held up with the chat's due, unclaimed deliveries.
-func (d *Dispatcher) claim(ctx context.Context, chat int64, held []store.Delivery) []store.Delivery {
+// claim tops held up with the chat's due, unclaimed deliveries, as
+// headers: their payloads stay in the store until a message needs them.
+func (d *Dispatcher) claim(ctx context.Context, chat int64, held []item) []item {
 	room := d.cfg.ChatBatch - len(held)
 	if room <= 0 {
 		return held
 	}
 	now := d.cfg.Now()
-	more, err := d.outbox.ClaimChatDeliveries(ctx, d.cfg.Owner, chat, now, now.Add(d.cfg.Lease), room)
+	more, err := d.outbox.ClaimChatDeliveryHeaders(ctx, d.cfg.Owner, chat, now, now.Add(d.cfg.Lease), room)
 	if err != nil {
 		d.logStoreErr(ctx, "claiming deliveries", err)
 		return held
 	}
 	seen := make(map[int64]bool, len(held))
 	for _, h := range held {
-		seen[h.ID] = true
+		seen[h.id] = true
+	}
+	if len(held)+len(more) > cap(held) {
+		held = append(make([]item, 0, len(held)+len(more)), held...) // no room to spare
 	}
 	for _, m := range more {
 		if !seen[m.ID] {
-			held = append(held, m)
+			held = append(held, newItem(m))
 		}
 	}
 	return held
 }
 
-// release gives held deliveries back, due when the chat may send again.
-func (d *Dispatcher) release(ctx context.Context, held []store.Delivery, reason string) {
+// postponeUnread gives held back when the payloads of a unit could not be
+// read: due after a backoff, so that a failing store is not asked again at
+// once (the worker ends; the scheduler starts it again when they are due).
+func (d *Dispatcher) postponeUnread(ctx context.Context, held []item, attempts int, err error) {
+	d.logStoreErr(ctx, "reading payloads", err)
+	d.release(ctx, held, d.cfg.Now().Add(d.backoff(attempts)), "reading payloads: "+err.Error())
+}
+
+// release gives held deliveries back, due at next or when they were due,
+// whichever is later.
+func (d *Dispatcher) release(ctx context.Context, held []item, next time.Time, reason string) {
 	if len(held) == 0 {
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	next := d.cfg.Now()
-	for _, del := range held {
-		if err := d.outbox.RetryDelivery(rctx, del.ID, maxTime(next, del.NextAttemptAt), reason); err != nil {
+	for _, it := range held {
+		if err := d.outbox.RetryDelivery(rctx, it.id, maxTime(next, time.UnixMicro(it.due)), reason); err != nil {
 			d.logStoreErr(rctx, "releasing delivery", err)
 		}
 	}
@@ -143,14 +169,14 @@ func (d *Dispatcher) release(ctx context.Context, held []store.Delivery, reason 
 // nextUnit picks what one message will carry: every held delivery for the
 // same topic and route as the oldest one. A unit becomes one message (one
 // alert group) or one digest (several).
-func nextUnit(batch []store.Delivery) (unit, rest []store.Delivery) {
-	sort.SliceStable(batch, func(i, j int) bool { return batch[i].NotificationID < batch[j].NotificationID })
-	first := batch[0]
-	for _, del := range batch {
-		if del.Target.ThreadID == first.Target.ThreadID && del.Route == first.Route {
-			unit = append(unit, del)
+func nextUnit(held []item) (unit, rest []item) {
+	sort.SliceStable(held, func(i, j int) bool { return held[i].notificationID < held[j].notificationID })
+	first := held[0]
+	for _, it := range held {
+		if it.to.ThreadID == first.to.ThreadID && it.route == first.route {
+			unit = append(unit, it)
 		} else {
-			rest = append(rest, del)
+			rest = append(rest, it)
 		}
 	}
 	return unit, rest

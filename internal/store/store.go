@@ -142,4 +142,5 @@ type Store interface {
 	Lifecycle
 	Actions
 	Silences
+	LightClaims
 }
