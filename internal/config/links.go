@@ -19,6 +19,6 @@ const maxLinkMaxTTL = 365 * 24 * time.Hour
 
 func (p *problems) links(l Links) {
 	if l.MaxTTL <= 0 || l.MaxTTL > maxLinkMaxTTL {
-		p.addf("links.max_ttl", "%v is outside 1ns..%v (default %v)", l.MaxTTL, maxLinkMaxTTL, DefaultLinkMaxTTL)
+		p.addf("links.max_ttl", "%v: must be positive and at most %v, a year (default %v)", l.MaxTTL, maxLinkMaxTTL, DefaultLinkMaxTTL)
 	}
 }
