@@ -44,9 +44,9 @@ func testContext(t *testing.T) context.Context {
 
 // deadURL is a loopback URL nothing listens on: the listener is closed, so
 // a connection is refused at once.
-func deadURL(t *testing.T) string {
+func deadURL(ctx context.Context, t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestFailover(t *testing.T) {
 
 	t.Run("dead peer first", func(t *testing.T) {
 		logs := &testutil.SyncBuffer{}
-		dead := strings.Replace(deadURL(t), "http://", "http://am:hunter2@", 1)
+		dead := strings.Replace(deadURL(ctx, t), "http://", "http://am:hunter2@", 1)
 		c := newTestClient(t, Config{URLs: []string{dead, am.URL}, Logger: newLogger(logs)})
 		if _, err := c.CreateSilence(ctx, testSilence(map[string]string{"alertname": "Dead"})); err != nil {
 			t.Fatalf("CreateSilence: %v", err)
@@ -255,7 +255,7 @@ func TestFailover(t *testing.T) {
 	})
 
 	t.Run("all dead", func(t *testing.T) {
-		c := newTestClient(t, Config{URLs: []string{deadURL(t), deadURL(t)}})
+		c := newTestClient(t, Config{URLs: []string{deadURL(ctx, t), deadURL(ctx, t)}})
 		_, err := c.CreateSilence(ctx, testSilence(map[string]string{"alertname": "Dead"}))
 		if err == nil || !strings.Contains(err.Error(), "all 2 peers failed") || !strings.Contains(err.Error(), "connection refused") {
 			t.Errorf("error = %v, want one naming 2 peers and the last error", err)

@@ -51,7 +51,7 @@ func TestCreateLink(t *testing.T) {
 			if l.Route != tt.req.Route || l.Group != tt.req.Group || !l.ExpiresAt.Equal(t0.Add(tt.wantTTL)) {
 				t.Errorf("link = %+v, want route %q, group %v, expiry %v", l, tt.req.Route, tt.req.Group, t0.Add(tt.wantTTL))
 			}
-			if !slices.Equal(l.Matchers, tt.matchers) && !(len(l.Matchers) == 0 && len(tt.matchers) == 0) {
+			if !slices.Equal(l.Matchers, tt.matchers) && (len(l.Matchers) != 0 || len(tt.matchers) != 0) {
 				t.Errorf("matchers = %q, want %q", l.Matchers, tt.matchers)
 			}
 			// The stored token subscribes the link's kind of chat to its

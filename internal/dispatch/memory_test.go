@@ -142,7 +142,9 @@ func TestBacklogHeldAsHeaders(t *testing.T) {
 	gate.await(t, chats)
 	held := liveHeap() - before
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v, want nil on shutdown", err)
+	}
 
 	pending := chats * groups
 	limit := int64(pending*512 + chats*32<<10)
@@ -187,7 +189,9 @@ func TestPayloadBudgetBoundsPreparedMessages(t *testing.T) {
 	defer func() {
 		if !stopped {
 			cancel()
-			<-done
+			if err := <-done; err != nil {
+				t.Errorf("Run returned %v, want nil on shutdown", err)
+			}
 		}
 	}()
 
@@ -202,7 +206,9 @@ func TestPayloadBudgetBoundsPreparedMessages(t *testing.T) {
 	close(gate.open)
 	fake.WaitMessages(t, chats, waitLimit)
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v, want nil on shutdown", err)
+	}
 	stopped = true
 	wantCounts(t, st, map[string]int{store.StateDelivered: chats})
 	if used, waiting, _ := d.budget.state(); used != 0 || waiting != 0 {

@@ -167,7 +167,12 @@ func TestBusyChatWorkerTakesWhatArrives(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v, want nil on shutdown", err)
+		}
+	}()
 
 	enqueue(t, d, firing("First"))
 	select {

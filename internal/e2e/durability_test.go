@@ -73,7 +73,7 @@ func TestAcceptedSurvivesSIGKILL(t *testing.T) {
 
 func metrics(t *testing.T, s *server) string {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/metrics")
+	resp, err := get(t, s.URL+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

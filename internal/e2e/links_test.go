@@ -37,7 +37,7 @@ routes:
 // API makes one that outlives links.max_ttl (30 days by default).
 func TestLinkLifetimeIsCapped(t *testing.T) {
 	e := newLinkEnv(t)
-	cmd := exec.Command(binary, "link", "--config", e.cfg, "--route", "oncall", "--ttl", "2562047h")
+	cmd := exec.CommandContext(t.Context(), binary, "link", "--config", e.cfg, "--route", "oncall", "--ttl", "2562047h")
 	cmd.Env = append(cmd.Environ(), "TEST_BOT_TOKEN="+e.fake.Token())
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "links.max_ttl") || !strings.Contains(string(out), "720h") {

@@ -56,7 +56,10 @@ func writeConfig(t *testing.T, dir, yaml string) string {
 func startServer(t *testing.T, cfgPath, listen string, env ...string) *server {
 	t.Helper()
 	s := &server{URL: "http://" + listen, log: &testutil.SyncBuffer{}}
-	s.cmd = exec.Command(binary, "serve", "--config", cfgPath)
+	// Not the test's context: that would SIGKILL alertgram as the test ends,
+	// before the cleanup below stops it with SIGTERM; tests stop, kill and
+	// restart it themselves.
+	s.cmd = exec.CommandContext(context.Background(), binary, "serve", "--config", cfgPath)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -80,7 +83,7 @@ func (s *server) waitHealthy(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(s.URL + "/healthz"); err == nil {
+		if resp, err := get(t, s.URL+"/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
@@ -100,7 +103,7 @@ func (s *server) waitStatus(t *testing.T, path string, code int) string {
 	deadline := time.Now().Add(20 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.URL + path)
+		resp, err := get(t, s.URL+path)
 		if err == nil {
 			var b bytes.Buffer
 			_, _ = b.ReadFrom(resp.Body)
@@ -148,6 +151,16 @@ func (s *server) stop(t *testing.T) {
 	if err := s.cmd.Wait(); err != nil {
 		t.Fatalf("alertgram exited with %v; log:\n%s", err, s.log.String())
 	}
+}
+
+// get sends GET url under the test's context.
+func get(t *testing.T, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
 }
 
 func post(t *testing.T, url, token, body string) (int, string) {

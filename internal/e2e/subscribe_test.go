@@ -73,7 +73,7 @@ func (e *subEnv) start(t *testing.T) *server {
 // its token.
 func (e *subEnv) link(t *testing.T, args ...string) (url, token string) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"link", "--config", e.cfg, "--route", "oncall"}, args...)...)
+	cmd := exec.CommandContext(t.Context(), binary, append([]string{"link", "--config", e.cfg, "--route", "oncall"}, args...)...)
 	cmd.Env = append(cmd.Environ(), "TEST_BOT_TOKEN="+e.fake.Token())
 	out, err := cmd.Output()
 	if err != nil {
@@ -192,7 +192,7 @@ func assertWebhookRejectsWrongSecret(t *testing.T, s *server, token string) {
 	update := fmt.Sprintf(`{"update_id": 999999, "message": {"message_id": 1, "date": 1, "text": "/start %s",
 		"chat": {"id": 6666, "type": "private"}, "from": {"id": 6666, "is_bot": false, "first_name": "Mallory"}}}`, token)
 	for _, secret := range []string{"", "wrong-secret"} {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+"/telegram/webhook", strings.NewReader(update))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/telegram/webhook", strings.NewReader(update))
 		req.Header.Set("Content-Type", "application/json")
 		if secret != "" {
 			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)

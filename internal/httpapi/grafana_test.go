@@ -370,7 +370,7 @@ func newGrafanaRouter(t *testing.T, auth Auth, hmac GrafanaHMAC, enq *fakeEnqueu
 
 func postGrafana(t *testing.T, h http.Handler, path string, header map[string]string, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {
 		req.Header.Set(k, v)

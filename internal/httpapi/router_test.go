@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -40,7 +39,7 @@ func (f *fakeEnqueuer) Enqueue(_ context.Context, g *alert.Group) error {
 func newTestRouter(t *testing.T, auth Auth, enq *fakeEnqueuer) http.Handler {
 	t.Helper()
 	return NewRouter(Deps{
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       slog.New(slog.DiscardHandler),
 		Enqueuer:     enq,
 		Routes:       func(n string) bool { return n == "oncall" },
 		Auth:         auth,
@@ -106,7 +105,7 @@ func TestAlertmanagerWebhook(t *testing.T) {
 			if path == "" {
 				path = "/webhook/alertmanager/oncall"
 			}
-			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(tc.body))
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", "application/json")
 			for k, v := range tc.header {
 				req.Header.Set(k, v)
@@ -168,7 +167,7 @@ func TestAlertmanagerDecodeFixture(t *testing.T) {
 
 func TestEnqueueFailureIs503(t *testing.T) {
 	enq := &fakeEnqueuer{err: errors.New("disk full")}
-	req := httptest.NewRequest(http.MethodPost, "/webhook/alertmanager/oncall", strings.NewReader(fixture(t, "am-webhook-firing.json")))
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/webhook/alertmanager/oncall", strings.NewReader(fixture(t, "am-webhook-firing.json")))
 	rec := httptest.NewRecorder()
 	newTestRouter(t, Auth{}, enq).ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable {
@@ -181,7 +180,7 @@ func TestEnqueueFailureIs503(t *testing.T) {
 
 func TestHealthAndReady(t *testing.T) {
 	notReady := NewRouter(Deps{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Enqueuer: &fakeEnqueuer{},
+		Logger: slog.New(slog.DiscardHandler), Enqueuer: &fakeEnqueuer{},
 		Routes: func(string) bool { return false }, MaxBodyBytes: 1024,
 		Ready: func(context.Context) error { return errors.New("telegram getMe failed") },
 	})
@@ -195,7 +194,7 @@ func TestHealthAndReady(t *testing.T) {
 		{"/nope", 404, "no such endpoint"},
 	} {
 		rec := httptest.NewRecorder()
-		notReady.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		notReady.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, tc.path, nil))
 		if rec.Code != tc.code || !bytes.Contains(rec.Body.Bytes(), []byte(tc.want)) {
 			t.Errorf("%s: %d %s, want %d containing %q", tc.path, rec.Code, rec.Body, tc.code, tc.want)
 		}

@@ -40,7 +40,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // serve runs one request through the real router.
 func serve(t *testing.T, d httpapi.Deps, method, path string, header map[string]string, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {
 		req.Header.Set(k, v)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,7 +134,7 @@ func backlogWebhook(i int, startsAt time.Time) []byte {
 // outboxItems reads alertgram_outbox_items{state=state} from /metrics.
 func outboxItems(t *testing.T, p *proc, state string) int {
 	t.Helper()
-	resp, err := http.Get(p.url + "/metrics")
+	resp, err := get(t.Context(), p.url+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

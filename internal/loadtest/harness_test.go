@@ -80,7 +80,9 @@ func startIn(t *testing.T, fake *testutil.Telegram, dir, routes string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{url: "http://" + listen, db: filepath.Join(dir, "alertgram.db"), log: &testutil.SyncBuffer{}}
-	p.cmd = exec.Command(binary, "serve", "--config", path)
+	// Not the test's context: that would SIGKILL alertgram as the test ends,
+	// before the cleanup below stops it with SIGTERM.
+	p.cmd = exec.CommandContext(context.Background(), binary, "serve", "--config", path)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -94,7 +96,7 @@ func startIn(t *testing.T, fake *testutil.Telegram, dir, routes string) *proc {
 		}
 	})
 	until(t, 20*time.Second, "alertgram ready", func() bool {
-		resp, err := http.Get(p.url + "/readyz")
+		resp, err := get(t.Context(), p.url+"/readyz")
 		if err != nil {
 			return false
 		}
@@ -161,6 +163,15 @@ func webhook(alertname, severity string, startsAt time.Time) []byte {
 		}},
 	})
 	return body
+}
+
+// get sends GET url under ctx with the default client.
+func get(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,14 +52,14 @@ func walGrowth(t *testing.T, rep *report) {
 		fmt.Sprintf("%d / %d", accepted, failed))
 	rep.add("wal", "webhook latency p50 / p99", ms(percentile(lat, .5))+" / "+ms(percentile(lat, .99)))
 
-	drained := until(t, 10*time.Minute, "outbox drained", func() bool { return outboxDrained(p.url) })
+	drained := until(t, 10*time.Minute, "outbox drained", func() bool { return outboxDrained(t.Context(), p.url) })
 	idle, ok := waitWAL(db+"-wal", walIdle, 30*time.Second)
 	maxAll := sampler.max()
 	dbSize, _ := sizeOf(db)
 	rep.add("wal", "WAL max during load / at end of load", inMiB(maxLoad)+" / "+inMiB(atEnd))
 	rep.add("wal", "WAL max until drained / once idle (outbox drained after)",
 		fmt.Sprintf("%s / %s (%.1f s after the load)", inMiB(maxAll), inMiB(idle), drained.Sub(sampler.began).Seconds()-duration.Seconds()))
-	rep.add("wal", "database file / alertgram_store_wal_bytes at the end", inMiB(dbSize)+" / "+scrapeMiB(p.url, "alertgram_store_wal_bytes"))
+	rep.add("wal", "database file / alertgram_store_wal_bytes at the end", inMiB(dbSize)+" / "+scrapeMiB(t.Context(), p.url, "alertgram_store_wal_bytes"))
 	if maxAll > walBound {
 		t.Errorf("WAL reached %s, want ≤ %s", inMiB(maxAll), inMiB(walBound))
 	}
@@ -193,16 +192,16 @@ func sizeOf(path string) (int64, error) {
 
 // outboxDrained tells whether alertgram's /metrics shows no unrouted
 // notification and no pending delivery.
-func outboxDrained(base string) bool {
-	m := scrapeMetrics(base)
+func outboxDrained(ctx context.Context, base string) bool {
+	m := scrapeMetrics(ctx, base)
 	pending, ok1 := m[`alertgram_outbox_items{state="pending"}`]
 	unrouted, ok2 := m[`alertgram_outbox_items{state="unrouted"}`]
 	return ok1 && ok2 && pending == 0 && unrouted == 0
 }
 
 // scrapeMiB is a metric's value from /metrics, in MiB, or "absent".
-func scrapeMiB(base, name string) string {
-	v, ok := scrapeMetrics(base)[name]
+func scrapeMiB(ctx context.Context, base, name string) string {
+	v, ok := scrapeMetrics(ctx, base)[name]
 	if !ok {
 		return "absent"
 	}
@@ -211,9 +210,9 @@ func scrapeMiB(base, name string) string {
 
 // scrapeMetrics reads /metrics into series → value (series as exposed, labels
 // included); empty on any error.
-func scrapeMetrics(base string) map[string]float64 {
+func scrapeMetrics(ctx context.Context, base string) map[string]float64 {
 	out := map[string]float64{}
-	resp, err := http.Get(base + "/metrics")
+	resp, err := get(ctx, base+"/metrics")
 	if err != nil {
 		return out
 	}

@@ -70,7 +70,12 @@ func replay(t *testing.T, lim Limits, events []propEvent, jitter time.Duration) 
 		mu.Lock()
 		now = a.at
 		mu.Unlock()
-		resp, err := http.Post(url, "application/json", strings.NewReader(fmt.Sprintf(`{"chat_id":%d,"text":"x"}`, a.chat)))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(fmt.Sprintf(`{"chat_id":%d,"text":"x"}`, a.chat)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -88,11 +88,11 @@ func wantAnswers(t *testing.T, got []addResult, want []error) {
 	t.Helper()
 	for i, r := range got {
 		switch w := want[i]; {
-		case w == errOK && (r.err != nil || r.id <= 0):
+		case errors.Is(w, errOK) && (r.err != nil || r.id <= 0):
 			t.Errorf("notification %d: %d, %v; want an id", i, r.id, r.err)
-		case w == errAny && (r.err == nil || errors.Is(r.err, ErrDuplicate) || r.id != 0):
+		case errors.Is(w, errAny) && (r.err == nil || errors.Is(r.err, ErrDuplicate) || r.id != 0):
 			t.Errorf("notification %d: %d, %v; want a failure", i, r.id, r.err)
-		case w != errOK && w != errAny && (!errors.Is(r.err, w) || r.id != 0):
+		case !errors.Is(w, errOK) && !errors.Is(w, errAny) && (!errors.Is(r.err, w) || r.id != 0):
 			t.Errorf("notification %d: %d, %v; want 0, %v", i, r.id, r.err, w)
 		}
 	}

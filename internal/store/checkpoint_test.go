@@ -96,7 +96,7 @@ func TestSQLiteCheckpointsOffTheCommitPath(t *testing.T) {
 	if n := walSize(t, path); n != 0 {
 		t.Fatalf("WAL is %d bytes after Close, want truncated", n)
 	}
-	reopened := openSQLiteAt(t, path)
+	reopened := openSQLiteAt(t.Context(), t, path)
 	got, err := reopened.UnroutedNotifications(t.Context(), 100)
 	if err != nil || len(got) != 50 {
 		t.Fatalf("after reopen: %d unrouted notifications (%v), want 50", len(got), err)

@@ -22,7 +22,7 @@ func lightClaimTests() []conformanceTest {
 func TestLightClaimsSQLite(t *testing.T) {
 	for _, tt := range lightClaimTests() {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.fn(t, openSQLiteAt(t, filepath.Join(t.TempDir(), "alertgram.db")))
+			tt.fn(t, openSQLiteAt(t.Context(), t, filepath.Join(t.TempDir(), "alertgram.db")))
 		})
 	}
 }

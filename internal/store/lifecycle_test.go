@@ -429,7 +429,7 @@ func testUpgradeToLifecycle(t *testing.T, db *sql.DB, d dialect, open func() Sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // ErrTxDone once committed; otherwise it only undoes a failed test's work
 	if _, err := tx.ExecContext(ctx, d.ddl.Replace(createMigrationsTable)); err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +520,11 @@ func testPruneNotifications(t *testing.T, s Store) {
 	ctx := t.Context()
 	end := func(id int64, failed bool) { // ends notification id's deliveries
 		t.Helper()
-		for _, d := range claim(t, s, "a", t0.Add(time.Hour), t0.Add(2*time.Hour), 100) {
+		ds, err := s.ClaimDeliveries(ctx, "a", t0.Add(time.Hour), t0.Add(2*time.Hour), 100)
+		if err != nil {
+			t.Fatalf("ClaimDeliveries(a): %v", err)
+		}
+		for _, d := range ds {
 			var err error
 			switch {
 			case d.NotificationID != id:

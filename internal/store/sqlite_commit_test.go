@@ -43,7 +43,7 @@ func TestSQLiteCloseWithWaiters(t *testing.T) {
 	if len(committed) == 0 {
 		t.Fatal("no waiting caller was committed")
 	}
-	stored, err := openSQLiteAt(t, path).UnroutedNotifications(t.Context(), 2*callers)
+	stored, err := openSQLiteAt(t.Context(), t, path).UnroutedNotifications(t.Context(), 2*callers)
 	if err != nil || len(stored) != len(committed) {
 		t.Fatalf("after Close %d stored, %v; want the %d committed", len(stored), err, len(committed))
 	}

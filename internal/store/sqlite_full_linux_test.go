@@ -150,7 +150,7 @@ func TestSQLiteFullDiskChild(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	reopened := openSQLiteAt(t, path).(*sqlStore)
+	reopened := openSQLiteAt(t.Context(), t, path).(*sqlStore)
 	wantIntegrity(t, reopened)
 	var payload []byte
 	if err := reopened.read.QueryRowContext(ctx, `SELECT payload FROM notifications WHERE group_key = 'big'`).Scan(&payload); err != nil || !bytes.Equal(payload, big) {
@@ -227,7 +227,7 @@ func (h storeIntake) post(t *testing.T, alertname string, want int) {
 		"groupLabels":{"alertname":"%[1]s"},"commonLabels":{"alertname":"%[1]s"},"externalURL":"http://am",
 		"alerts":[{"status":"firing","labels":{"alertname":"%[1]s"},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z"}]}`,
 		alertname)
-	req := httptest.NewRequest(http.MethodPost, "/webhook/alertmanager/oncall", strings.NewReader(body))
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/webhook/alertmanager/oncall", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	h.router.ServeHTTP(rec, req)

@@ -21,9 +21,9 @@ import (
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func openSQLiteAt(t testing.TB, path string) Store {
+func openSQLiteAt(ctx context.Context, t testing.TB, path string) Store {
 	t.Helper()
-	s, err := Open(context.Background(), "sqlite://"+path, discardLogger())
+	s, err := Open(ctx, "sqlite://"+path, discardLogger())
 	if err != nil {
 		t.Fatalf("Open(sqlite://%s): %v", path, err)
 	}
@@ -33,13 +33,13 @@ func openSQLiteAt(t testing.TB, path string) Store {
 
 func TestSQLite(t *testing.T) {
 	testStore(t, func(t *testing.T) Store {
-		return openSQLiteAt(t, filepath.Join(t.TempDir(), "alertgram.db"))
+		return openSQLiteAt(t.Context(), t, filepath.Join(t.TempDir(), "alertgram.db"))
 	})
 }
 
 func TestSQLiteRelativePath(t *testing.T) {
 	t.Chdir(t.TempDir())
-	s := openSQLiteAt(t, "alertgram.db")
+	s := openSQLiteAt(t.Context(), t, "alertgram.db")
 	add(t, s, Notification{Source: "alertmanager", Route: "r", ReceivedAt: t0})
 	if _, err := os.Stat("alertgram.db"); err != nil {
 		t.Fatalf("database not created at the relative path: %v", err)
@@ -68,7 +68,7 @@ func TestSQLiteReopenKeepsEverything(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	s = openSQLiteAt(t, path)
+	s = openSQLiteAt(t.Context(), t, path)
 	wantCounts(t, s, 1, 1, 1, 1)
 	wantOldest(t, s, utc(t0), true)
 	un, err := s.UnroutedNotifications(t.Context(), 10)
@@ -102,7 +102,7 @@ func TestSQLiteReopenKeepsSubscriptions(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	s = openSQLiteAt(t, path)
+	s = openSQLiteAt(t.Context(), t, path)
 	wantHandled(t, s, 77, true)
 	wantHandled(t, s, 5, true)
 	wantHandled(t, s, 76, false)
@@ -153,7 +153,7 @@ func TestSQLiteUpgradeFromOutboxSchema(t *testing.T) {
 	}
 	db.Close()
 
-	s := openSQLiteAt(t, path)
+	s := openSQLiteAt(t.Context(), t, path)
 	wantCounts(t, s, 0, 0, 0, 1)
 	wantHandled(t, s, 0, false) // the fresh cursor carried nothing over
 	wantPruned(t, s, time.Now().Add(time.Hour), 0)
@@ -171,7 +171,7 @@ func TestSQLiteUpgradeCarriesOverUpdateCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	testUpgradeCarriesOverUpdateCursor(t, db, sqliteDialect, func() Store { return openSQLiteAt(t, path) },
+	testUpgradeCarriesOverUpdateCursor(t, db, sqliteDialect, func() Store { return openSQLiteAt(t.Context(), t, path) },
 		`SELECT COUNT(*) FROM sqlite_schema WHERE name = 'bot_state'`)
 }
 
@@ -179,7 +179,7 @@ func TestSQLiteUpgradeCarriesOverUpdateCursor(t *testing.T) {
 // beside `serve`): their writers contend for the file's lock.
 func TestSQLiteRedeemAcrossStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "alertgram.db")
-	testRedeemRace(t, openSQLiteAt(t, path), openSQLiteAt(t, path))
+	testRedeemRace(t, openSQLiteAt(t.Context(), t, path), openSQLiteAt(t.Context(), t, path))
 }
 
 func countRows(t *testing.T, path, table string) int {
@@ -198,7 +198,7 @@ func countRows(t *testing.T, path, table string) int {
 
 func TestSQLiteRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "alertgram.db")
-	s := openSQLiteAt(t, path)
+	s := openSQLiteAt(t.Context(), t, path)
 	s.Close()
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -222,7 +222,7 @@ func TestSQLiteUpgradeToLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	testUpgradeToLifecycle(t, db, sqliteDialect, func() Store { return openSQLiteAt(t, path) },
+	testUpgradeToLifecycle(t, db, sqliteDialect, func() Store { return openSQLiteAt(t.Context(), t, path) },
 		`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'deliveries'`)
 }
 
@@ -230,7 +230,7 @@ func TestSQLiteUpgradeToLifecycle(t *testing.T) {
 // notification.
 func TestSQLiteDedupeAcrossStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "alertgram.db")
-	testDedupeRace(t, openSQLiteAt(t, path), openSQLiteAt(t, path))
+	testDedupeRace(t, openSQLiteAt(t.Context(), t, path), openSQLiteAt(t.Context(), t, path))
 }
 
 func TestMigrationsCoverEveryDialect(t *testing.T) {
@@ -300,7 +300,7 @@ func TestSQLiteKillChild(t *testing.T) {
 	}
 	id := addRouted(t, s, t0, 1, 2)
 	fmt.Printf("committed %d\n", id)
-	bufio.NewReader(os.Stdin).ReadByte() // blocks until the parent kills us
+	_, _ = bufio.NewReader(os.Stdin).ReadByte() // blocks until the parent kills us; nothing to check
 }
 
 func TestSQLiteCommitSurvivesSIGKILL(t *testing.T) {
@@ -330,11 +330,11 @@ func TestSQLiteCommitSurvivesSIGKILL(t *testing.T) {
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	_ = cmd.Wait() // reaps the child; its error is the SIGKILL just sent
 	if id == 0 {
 		t.Fatal("child never reported a commit")
 	}
-	s := openSQLiteAt(t, path)
+	s := openSQLiteAt(t.Context(), t, path)
 	wantCounts(t, s, 2, 0, 0, 0)
 	ds := claim(t, s, "a", t0, t0.Add(time.Minute), 10)
 	if len(ds) != 2 || ds[0].NotificationID != id {
@@ -359,7 +359,7 @@ func BenchmarkAddNotificationDedupe(b *testing.B) {
 		{"repeat", func(int64) string { return "same" }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db"))
+			s := openSQLiteAt(ctx, b, filepath.Join(b.TempDir(), "alertgram.db"))
 			var seq atomic.Int64
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
@@ -385,7 +385,7 @@ func BenchmarkAddNotification(b *testing.B) {
 	ctx := context.Background()
 	for _, perCPU := range []int{1, 16} {
 		b.Run(fmt.Sprintf("callers=%dxCPU", perCPU), func(b *testing.B) {
-			s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db"))
+			s := openSQLiteAt(ctx, b, filepath.Join(b.TempDir(), "alertgram.db"))
 			b.ReportAllocs()
 			b.SetParallelism(perCPU)
 			b.RunParallel(func(pb *testing.PB) {
@@ -416,7 +416,7 @@ func BenchmarkPruneNotifications(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer tx.Rollback()
+		defer func() { _ = tx.Rollback() }() // ErrTxDone once committed; otherwise it only undoes a failed benchmark's work
 		for i := from; i < rows; i++ {
 			at := s.d.ts(base.Add(time.Duration(i) * time.Millisecond))
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (source, route, group_key, payload, received_at, routed_at)
@@ -429,7 +429,7 @@ func BenchmarkPruneNotifications(b *testing.B) {
 		}
 	}
 	b.Run("none-due", func(b *testing.B) {
-		s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db")).(*sqlStore)
+		s := openSQLiteAt(ctx, b, filepath.Join(b.TempDir(), "alertgram.db")).(*sqlStore)
 		fill(b, s, 0)
 		b.ResetTimer()
 		for b.Loop() {
@@ -439,7 +439,7 @@ func BenchmarkPruneNotifications(b *testing.B) {
 		}
 	})
 	b.Run("all-due", func(b *testing.B) {
-		s := openSQLiteAt(b, filepath.Join(b.TempDir(), "alertgram.db")).(*sqlStore)
+		s := openSQLiteAt(ctx, b, filepath.Join(b.TempDir(), "alertgram.db")).(*sqlStore)
 		cut := base.Add(rows / 2 * time.Millisecond)
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()

@@ -70,10 +70,10 @@ func assertNoToken(t *testing.T, err error) {
 	if leaks(err.Error()) {
 		t.Errorf("error %T leaks the token: %s", err, err)
 	}
-	if ue, ok := err.(*url.Error); ok && leaks(ue.URL) {
+	if ue, ok := err.(*url.Error); ok && leaks(ue.URL) { //nolint:errorlint // this node only: the walk below visits every node of the tree, errors.As would stop at the first *url.Error
 		t.Errorf("url.Error URL leaks the token: %s", ue.URL)
 	}
-	switch u := err.(type) {
+	switch u := err.(type) { //nolint:errorlint // walks the tree one level at a time on purpose, Unwrap() error and Unwrap() []error alike
 	case interface{ Unwrap() error }:
 		assertNoToken(t, u.Unwrap())
 	case interface{ Unwrap() []error }:

@@ -115,7 +115,7 @@ func TestTelegramAuthAndRouting(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, f.URL()+tc.path, nil)
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, f.URL()+tc.path, nil)
 			status, env := do(t, req)
 			if status != tc.code || env.OK || env.ErrorCode != tc.code || env.Description != tc.want {
 				t.Errorf("got %d %+v, want %d %q", status, env, tc.code, tc.want)
@@ -143,15 +143,15 @@ func TestTelegramGetMe(t *testing.T) {
 func TestTelegramBodyEncodings(t *testing.T) {
 	f := unlimited(t)
 	form := url.Values{"chat_id": {"1"}, "text": {"form"}, "reply_markup": {`{"inline_keyboard":[[{"text":"a","callback_data":"x"}]]}`}}
-	formReq, _ := http.NewRequest(http.MethodPost, f.methodURL("sendMessage"), strings.NewReader(form.Encode()))
+	formReq, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, f.methodURL("sendMessage"), strings.NewReader(form.Encode()))
 	formReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	queryReq, _ := http.NewRequest(http.MethodGet, f.methodURL("sendMessage")+"?chat_id=2&text=query", nil)
+	queryReq, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, f.methodURL("sendMessage")+"?chat_id=2&text=query", nil)
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("chat_id", "3")
 	_ = mw.WriteField("text", "multipart")
 	_ = mw.Close()
-	multiReq, _ := http.NewRequest(http.MethodPost, f.methodURL("sendMessage"), &buf)
+	multiReq, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, f.methodURL("sendMessage"), &buf)
 	multiReq.Header.Set("Content-Type", mw.FormDataContentType())
 	for _, req := range []*http.Request{formReq, queryReq, multiReq} {
 		if status, env := do(t, req); status != 200 || !env.OK {
@@ -180,7 +180,7 @@ func TestTelegramWaitMessages(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			body := strings.NewReader(`{"chat_id": 5, "text": "hi"}`)
-			req, _ := http.NewRequest(http.MethodPost, f.methodURL("sendMessage"), body)
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, f.methodURL("sendMessage"), body)
 			req.Header.Set("Content-Type", "application/json")
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
