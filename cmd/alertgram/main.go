@@ -95,7 +95,7 @@ func newFlags(name string) (*flag.FlagSet, *string) {
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+		return fmt.Errorf("%w: %s: %w", errUsage, fs.Name(), err)
 	}
 	return nil
 }

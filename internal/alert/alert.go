@@ -10,6 +10,7 @@ import (
 // Source names the system that sent a notification.
 type Source string
 
+// The sources alertgram takes notifications from.
 const (
 	SourceAlertmanager Source = "alertmanager"
 	SourceGrafana      Source = "grafana"
@@ -18,6 +19,7 @@ const (
 // Status of an alert or a group.
 type Status string
 
+// The two statuses an alert or a group can have.
 const (
 	StatusFiring   Status = "firing"
 	StatusResolved Status = "resolved"

@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 		a.store, recipients(cfg, a.store, logger), renderer, a.client, a.chatEvents(), logger, reg)
 	reg.MustRegister(newOutboxCollector(a.store), newSubscriptionCollector(a.store), newWALGauge(a.store))
 
-	router := httpapi.NewRouter(httpapi.Deps{
+	router := httpapi.NewRouter(httpapi.Deps{ //nolint:contextcheck // built once here; its handlers serve each request with that request's context, not New's
 		Logger:        logger.With("component", "http"),
 		Enqueuer:      a.dispatcher,
 		Routes:        func(name string) bool { _, ok := cfg.Route(name); return ok },
@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg Regis
 		ReadTimeout:       30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	if a.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+	if a.listener, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	return a, nil
@@ -145,7 +145,12 @@ func (a *App) Run(ctx context.Context) error {
 	defer stopDispatch()
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); a.dispatcher.Run(dispCtx) }()
+	go func() {
+		defer wg.Done()
+		if err := a.dispatcher.Run(dispCtx); err != nil {
+			a.log.Error("dispatcher stopped", "err", err)
+		}
+	}()
 	go func() { defer wg.Done(); a.runBot(ctx) }()
 	go func() { defer wg.Done(); a.runActions(ctx) }()
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -174,16 +175,18 @@ func toLabelSet(kv map[string]string) model.LabelSet {
 
 // jsonError turns encoding/json's errors into messages that say where.
 func jsonError(err error) error {
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		return fmt.Errorf("malformed JSON at byte %d: %v", e.Offset, e)
-	case *json.UnmarshalTypeError:
-		if e.Field == "" {
-			return fmt.Errorf("body: expected a JSON object, got JSON %s", e.Value)
-		}
-		return fmt.Errorf("%s: expected %s, got JSON %s", jsonPath(e.Field), e.Type.Kind(), e.Value)
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Errorf("malformed JSON at byte %d: %w", syntaxErr.Offset, syntaxErr)
 	}
-	return fmt.Errorf("malformed JSON: %v", err)
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		if typeErr.Field == "" {
+			return fmt.Errorf("body: expected a JSON object, got JSON %s", typeErr.Value)
+		}
+		return fmt.Errorf("%s: expected %s, got JSON %s", jsonPath(typeErr.Field), typeErr.Type.Kind(), typeErr.Value)
+	}
+	return fmt.Errorf("malformed JSON: %w", err)
 }
 
 // jsonPath drops the Go names of embedded structs (Data, Alert) that

@@ -124,7 +124,7 @@ func checkContentType(ct string) error {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return fmt.Errorf("Content-Type %q is not application/json", ct)
 	}
 	return nil

@@ -126,7 +126,7 @@ func (h *webhooks) authenticate(c *gin.Context) {
 		}
 	case a.BasicUser != "":
 		user, pass, ok := c.Request.BasicAuth()
-		if !ok || !(equal(user, a.BasicUser) && equal(pass, a.BasicPassword)) {
+		if !ok || !equal(user, a.BasicUser) || !equal(pass, a.BasicPassword) {
 			h.reject(c, `Basic realm="alertgram"`, "missing or wrong basic auth credentials")
 		}
 	}

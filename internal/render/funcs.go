@@ -43,7 +43,7 @@ func funcMap(d dialect, now func() time.Time) template.FuncMap {
 		"truncate":        TruncateRunes,
 		"duration":        duration,
 		"severityIcon":    severityIcon,
-		"default":         func(def, v any) any { return orDefault(def, v) },
+		"default":         orDefault,
 		"add":             func(a, b int) int { return a + b },
 	} {
 		fm[k] = v

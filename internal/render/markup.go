@@ -18,6 +18,7 @@ type Markup string
 // parse_mode, used as the fallback when Telegram rejects formatted text).
 type Mode string
 
+// The output modes.
 const (
 	MarkdownV2 Mode = "MarkdownV2"
 	HTML       Mode = "HTML"

@@ -30,7 +30,7 @@ func (s *sqlStore) SaveActionMessage(ctx context.Context, m ActionMessage, butto
 	if err != nil {
 		return 0, wrapErr("save action message", err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO action_messages (route, source, chat_id, thread_id, message_id,
 		group_key, silence_labels, text, parse_mode, photo, image_url, state, silence_id, actor, state_until,
@@ -71,7 +71,7 @@ func (s *sqlStore) AddCallbacks(ctx context.Context, buttons []Callback) error {
 	if err != nil {
 		return wrapErr("add callbacks", err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	if err := insertCallbacks(ctx, tx, s.d, buttons); err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (s *sqlStore) ReplaceCallbacks(ctx context.Context, id int64, buttons []Cal
 	if err != nil {
 		return wrapErr("replace callbacks", err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	if _, err := tx.ExecContext(ctx, `DELETE FROM callbacks WHERE action_message_id = $1`, id); err != nil {
 		return wrapErr("replace callbacks", err)
 	}

@@ -101,7 +101,7 @@ func startCheckpointer(ctx context.Context, db, writer *sql.DB, path string, log
 	}
 	c.openWALIndex(path + "-shm")
 	ctx, c.cancel = context.WithCancel(context.Background())
-	go c.run(ctx)
+	go c.run(ctx) //nolint:contextcheck // the checkpointer runs until Close (stop), outliving the open's context
 	return c, nil
 }
 

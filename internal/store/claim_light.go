@@ -56,7 +56,7 @@ func (s *sqlStore) ClaimChatDeliveryHeaders(ctx context.Context, owner string, c
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	query := fmt.Sprintf(claimSQL, scope.from, scope.where, scope.order, s.d.skipLocked)
 	ids, err := queryIDs(ctx, tx, query, owner, s.d.ts(leaseUntil), s.d.ts(now), limit, chatID)
 	if err != nil || len(ids) == 0 {

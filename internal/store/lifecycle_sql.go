@@ -102,7 +102,7 @@ func (s *sqlStore) updateIDs(ctx context.Context, ids []int64, all bool, query s
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	changed := 0
 	for chunk := range slices.Chunk(ids, maxIDsPerStatement) {
 		in, idArgs := inList(len(args)+1, chunk)

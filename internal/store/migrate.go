@@ -261,7 +261,7 @@ func migrate(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	defer tx.Rollback() // a no-op after Commit
+	defer rollback(tx) // a no-op after Commit
 	if d.lockMigrations != "" {
 		if _, err := tx.ExecContext(ctx, d.lockMigrations); err != nil {
 			return fmt.Errorf("store: migrate: lock: %w", err)

@@ -139,7 +139,7 @@ func (s *sqlStore) addBatch(ctx context.Context, batch []*addRequest) (ids []int
 	if err != nil {
 		return nil, false, wrapErr("add notification", err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	dup := make([]bool, len(batch))
 	if keyed := byDedupeKey(batch); len(keyed) > 0 {
 		claim := tx.StmtContext(ctx, s.stmts.claimDedupeKey)
@@ -271,7 +271,7 @@ func (s *sqlStore) RouteNotifications(ctx context.Context, ns []RoutedNotificati
 	if err != nil {
 		return wrapErr("route notifications", err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	st := routeStmts{tx: tx, markRouted: tx.StmtContext(ctx, s.stmts.markRouted),
 		deliver: tx.StmtContext(ctx, s.stmts.insertDelivery)}
 	now := s.d.ts(time.Now())
@@ -408,7 +408,7 @@ func (s *sqlStore) claim(ctx context.Context, op string, scope claimScope, owner
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	query := fmt.Sprintf(claimSQL, scope.from, scope.where, scope.order, s.d.skipLocked)
 	ids, err := queryIDs(ctx, tx, query, append([]any{owner, s.d.ts(leaseUntil), s.d.ts(now), limit}, args...)...)
 	if err != nil || len(ids) == 0 {
@@ -532,7 +532,7 @@ func (s *sqlStore) RetargetDeliveries(ctx context.Context, from, to int64) (int,
 	if err != nil {
 		return 0, fmt.Errorf("store: retarget deliveries: %w", err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	_, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', last_error = $3, owner = NULL, lease_until = NULL
 		WHERE chat_id = $1 AND state = 'pending' AND EXISTS (SELECT 1 FROM deliveries o
 			WHERE o.notification_id = deliveries.notification_id AND o.chat_id = $2 AND o.thread_id = deliveries.thread_id)`,
@@ -592,6 +592,12 @@ func (s *sqlStore) OldestPending(ctx context.Context) (time.Time, bool, error) {
 	}
 	return t, col.valid, nil
 }
+
+// rollback is deferred right after BeginTx. After Commit it does nothing
+// (it returns sql.ErrTxDone); before it, the caller is already returning the
+// error that stopped the transaction, which says more than the rollback's
+// would. So its error is deliberately dropped.
+func rollback(tx *sql.Tx) { _ = tx.Rollback() }
 
 // wrapErr prefixes a non-nil error with the operation; nil stays nil.
 func wrapErr(op string, err error) error {

@@ -90,7 +90,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*sqlStor
 		return nil, err
 	}
 	if s.wal, err = startCheckpointer(ctx, walDB, write, path, logger); err != nil {
-		s.Close()
+		s.Close() //nolint:contextcheck // Close takes no context by design, and s.wal is nil here, so no final checkpoint runs
 		walDB.Close()
 		return nil, err
 	}

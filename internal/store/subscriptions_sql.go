@@ -46,7 +46,7 @@ func validToken(tok string) bool {
 		return false
 	}
 	return !strings.ContainsFunc(tok, func(r rune) bool {
-		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-')
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-') //nolint:staticcheck // QF1001: "not one of the allowed characters" reads better than five negated ranges
 	})
 }
 
@@ -78,7 +78,7 @@ func (s *sqlStore) RedeemLinkToken(ctx context.Context, token string, now time.T
 	if err != nil {
 		return Subscription{}, wrapErr("redeem link token", err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	var route, matchers string
 	err = tx.QueryRowContext(ctx, `UPDATE link_tokens SET used_at = $2, used_by_chat = $3
 		WHERE token = $1 AND used_at IS NULL AND expires_at > $2 AND group_link = $4 RETURNING route, matchers`,
@@ -270,7 +270,7 @@ func (s *sqlStore) MigrateChat(ctx context.Context, from, to int64) (int, error)
 	if err != nil {
 		return 0, wrapErr("migrate chat", err)
 	}
-	defer tx.Rollback()
+	defer rollback(tx)
 	_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET matchers = f.matchers, chat_title = f.chat_title,
 			created_by = f.created_by, created_at = f.created_at, deactivated_at = NULL, deactivated_reason = ''
 		FROM subscriptions f

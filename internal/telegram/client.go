@@ -136,7 +136,7 @@ func (c *Client) do(ctx context.Context, method string, params any, result any) 
 	if err != nil {
 		return c.wrap(method, err)
 	}
-	resp, err := c.clientFor(method).Do(req)
+	resp, err := c.clientFor(method).Do(req) //nolint:bodyclose // closed by the deferred drainClose below, which bodyclose does not look into
 	if err != nil {
 		return c.wrap(method, err)
 	}

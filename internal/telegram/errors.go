@@ -152,7 +152,7 @@ func (c *Client) wrap(method string, err error) error {
 // redacted URL, keeping its cause for errors.Is/As. Any other error whose
 // text still holds the token is replaced by an opaque, redacted copy.
 func (c *Client) scrub(err error) error {
-	if ue, ok := err.(*url.Error); ok {
+	if ue, ok := err.(*url.Error); ok { //nolint:errorlint // only a top-level *url.Error: errors.As would replace a wrapping error (e.g. giveUp's "giving up after") with the bare *url.Error
 		err = &url.Error{Op: ue.Op, URL: c.redact(ue.URL), Err: ue.Err}
 	}
 	if msg := err.Error(); c.redact(msg) != msg {

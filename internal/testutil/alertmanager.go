@@ -65,7 +65,7 @@ func AlertmanagerBinary(t testing.TB) string {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func StartAlertmanager(t testing.TB, configYAML string) *Alertmanager {
 	port := FreePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	am := &Alertmanager{URL: url, log: &SyncBuffer{}}
-	am.cmd = exec.Command(bin,
+	am.cmd = exec.CommandContext(t.Context(), bin,
 		"--config.file="+cfgPath,
 		"--storage.path="+filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
@@ -115,7 +115,7 @@ func (am *Alertmanager) waitReady(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(am.URL + "/-/ready")
+		resp, err := am.getReady(t.Context())
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -125,6 +125,14 @@ func (am *Alertmanager) waitReady(t testing.TB, timeout time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("alertmanager not ready after %v; log:\n%s", timeout, am.log.String())
+}
+
+func (am *Alertmanager) getReady(ctx context.Context) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, am.URL+"/-/ready", nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
 }
 
 // TestAlert is an alert to post to Alertmanager's API v2.

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,7 +30,9 @@ func build(env, flags []string) (path string, cleanup func(), err error) {
 	}
 	path = filepath.Join(dir, "alertgram")
 	args := append(append([]string{"build"}, flags...), "-o", path, "github.com/alertgram/alertgram/cmd/alertgram")
-	cmd := exec.Command("go", args...)
+	// No caller's context to pass: BuildAlertgram and BuildRelease run from
+	// TestMain, before any test.
+	cmd := exec.CommandContext(context.Background(), "go", args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -120,11 +120,6 @@ func (req *request) readMultipart(r *http.Request) *apiError {
 	return nil
 }
 
-func (req *request) has(key string) bool {
-	_, ok := req.params[key]
-	return ok
-}
-
 func (req *request) str(key string) string { return req.params[key] }
 
 // integer reads an optional integer parameter (0 when absent), refusing

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"errors"
+	"fmt"
 	"unicode/utf8"
 
 	"github.com/alertgram/alertgram/internal/tgmarkup"
@@ -66,7 +68,11 @@ func (f *Telegram) sendPhoto(req *request) (any, *apiError) {
 func parseText(req *request, text string, limit int, tooLong string) (tgmarkup.Result, *apiError) {
 	r, err := tgmarkup.Parse(req.str("parse_mode"), text)
 	if err != nil {
-		return r, badRequest(err.(*tgmarkup.ParseError).Description)
+		var perr *tgmarkup.ParseError
+		if !errors.As(err, &perr) {
+			panic(fmt.Sprintf("tgmarkup.Parse returned %T, not a *tgmarkup.ParseError: %v", err, err))
+		}
+		return r, badRequest(perr.Description)
 	}
 	if utf8.RuneCountInString(r.Text) > limit {
 		return r, badRequest(tooLong)

@@ -87,7 +87,7 @@ func checkWebhookURL(s string) *apiError {
 	if err != nil || u.Host == "" {
 		return badRequest("bad webhook: invalid webhook URL specified")
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackURL(s)) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackURL(s)) { //nolint:staticcheck // QF1001: the exception (plain HTTP to loopback) reads better as one negated case
 		return badRequest("bad webhook: An HTTPS URL must be provided for webhook")
 	}
 	return nil

@@ -37,7 +37,9 @@ func (u httpURL) url() string {
 }
 
 // parseURL is td::parse_url with the default protocol HTTP:
-// [https?://][userinfo@]host[:port][/path?query#fragment].
+// [https?://][userinfo@]host[:port][/path?query#fragment]. Its errors are
+// TDLib's texts, lower-cased: checkedLink only tells whether there is one,
+// and none reaches a Bot API description.
 func parseURL(s string) (httpURL, error) {
 	var u httpURL
 	rest := s
@@ -47,7 +49,7 @@ func parseURL(s string) (httpURL, error) {
 		case "https":
 			u.https = true
 		default:
-			return u, errors.New("Unsupported URL protocol")
+			return u, errors.New("unsupported URL protocol")
 		}
 		rest = s[i+3:]
 	}
@@ -92,7 +94,7 @@ func splitPort(s string) (string, int, error) {
 	}
 	port, ok := toIntegerSafe(digits)
 	if !ok || port <= 0 || port > 65535 {
-		return "", 0, errors.New("Wrong port number specified in the URL")
+		return "", 0, errors.New("wrong port number specified in the URL")
 	}
 	return s[:colon], int(port), nil
 }
@@ -101,7 +103,7 @@ func (u *httpURL) setHost(host string) error {
 	if host != "" && host[0] == '[' && host[len(host)-1] == ']' {
 		ip := net.ParseIP(host[1 : len(host)-1])
 		if ip == nil || !strings.Contains(host, ":") {
-			return errors.New("Wrong IPv6 address specified in the URL")
+			return errors.New("wrong IPv6 address specified in the URL")
 		}
 		u.ipv6 = true
 	}
@@ -109,7 +111,7 @@ func (u *httpURL) setHost(host string) error {
 		return errors.New("URL host is empty")
 	}
 	if host == "." {
-		return errors.New("Host is invalid")
+		return errors.New("host is invalid")
 	}
 	u.host = toLowerASCII(host)
 	return checkHost(u.host, u.ipv6)
@@ -124,17 +126,17 @@ func checkHost(h string, ipv6 bool) error {
 			if i == 0 || i+1 == len(h) || c == ':' || isDigit(c) || 'a' <= c && c <= 'f' || c == '.' {
 				continue
 			}
-			return errors.New("Wrong IPv6 URL host")
+			return errors.New("wrong IPv6 URL host")
 		}
 		switch {
 		case 'a' <= c && c <= 'z', isDigit(c), strings.IndexByte(".-_!$,~*'();&+=", c) >= 0, c >= 128:
 		case c == '%':
 			if !isLowerHex(byteAt(h, i+1)) || !isLowerHex(byteAt(h, i+2)) {
-				return errors.New("Wrong percent-encoded symbol in URL host")
+				return errors.New("wrong percent-encoded symbol in URL host")
 			}
 			i += 2
 		default:
-			return errors.New("Wrong URL host")
+			return errors.New("wrong URL host")
 		}
 	}
 	return nil
@@ -202,7 +204,7 @@ func internalLink(scheme, link string, u httpURL) (string, bool) {
 		query = query[1:]
 	}
 	for i := 0; i < len(u.host); i++ {
-		if c := u.host[i]; !isAlnum(c) && c != '-' && c != '_' && !(scheme == "tonsite" && c == '.') {
+		if c := u.host[i]; !isAlnum(c) && c != '-' && c != '_' && !(scheme == "tonsite" && c == '.') { //nolint:staticcheck // QF1001: reads as the list of allowed characters, tonsite's '.' among them
 			return "", false // "Unallowed characters in URL host"
 		}
 	}

@@ -76,7 +76,7 @@ func (p *mdv1) entity(c byte) error {
 		isPre, lang = true, p.preHeader()
 	}
 	offset := p.utf16
-	for p.i < len(p.in) && (p.in[p.i] != endChar || isPre && !(p.at(p.i+1) == '`' && p.at(p.i+2) == '`')) {
+	for p.i < len(p.in) && (p.in[p.i] != endChar || isPre && !(p.at(p.i+1) == '`' && p.at(p.i+2) == '`')) { //nolint:staticcheck // QF1001: "not followed by ``" reads better negated whole
 		p.copyByte()
 		p.i++
 	}

@@ -281,7 +281,7 @@ func (p *mdv2) endKind(c byte) (kind, error) {
 		return o.kind, nil
 	}
 	cr := len(p.out) != 0 && p.out[len(p.out)-1] == '\r'
-	if o.kind != kindSpoiler || !(o.byteOffset == p.i-2 || o.byteOffset == p.i-3 && cr) {
+	if o.kind != kindSpoiler || !(o.byteOffset == p.i-2 || o.byteOffset == p.i-3 && cr) { //nolint:staticcheck // QF1001: "not a spoiler that opened right before the line break" reads better negated whole
 		return 0, noEndError(o)
 	}
 	p.pop()
